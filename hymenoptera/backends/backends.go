@@ -1,0 +1,126 @@
+// Package backends picks the GoMLX compute backend that runs the model, the same way everywhere (notebooks, CLI,
+// tests), and says which one runs and why.
+//
+// GoMLX's own default (import gomlx/backends/default with GOMLX_BACKEND unset) tries to download the XLA CPU
+// plugin, which panics on a machine without internet. This package never downloads: it honours GOMLX_BACKEND,
+// else uses XLA when a PJRT plugin is already installed, else the pure-Go backend.
+package backends
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend"  // Registers the pure-Go backend, "go".
+	_ "github.com/gomlx/go-xla/compute/xla" // Registers "xla", without its auto-installer.
+	"github.com/gomlx/go-xla/pjrt"
+)
+
+// GoBackend is the name of GoMLX's pure-Go backend.
+const GoBackend = "go"
+
+// Choice is the backend configuration that New would use, and why.
+type Choice struct {
+	Config string // e.g. "go", "xla:cpu", "xla:cuda"
+	Reason string // one human sentence
+}
+
+// Choose decides the backend configuration without creating it.
+func Choose() Choice {
+	if config, ok := os.LookupEnv(compute.ConfigEnvVar); ok && config != "" {
+		return Choice{Config: config, Reason: fmt.Sprintf("set by %s", compute.ConfigEnvVar)}
+	}
+	plugins := InstalledPlugins()
+	for _, preferred := range []string{"cuda", "cpu"} {
+		if path, ok := plugins[preferred]; ok {
+			return Choice{Config: "xla:" + preferred,
+				Reason: fmt.Sprintf("%s is unset and the XLA PJRT %s plugin is installed (%s)", compute.ConfigEnvVar,
+					preferred, path)}
+		}
+	}
+	return Choice{Config: GoBackend,
+		Reason: fmt.Sprintf("%s is unset and no XLA PJRT plugin is installed: using the pure-Go backend", compute.ConfigEnvVar)}
+}
+
+// InstalledPlugins lists the PJRT plugins that go-xla finds (name → path), searching PJRT_PLUGIN_LIBRARY_PATH and
+// the standard library directories. It downloads nothing.
+func InstalledPlugins() map[string]string {
+	return pjrt.AvailablePlugins()
+}
+
+// PluginNames returns the installed plugins' names, sorted.
+func PluginNames() []string {
+	var names []string
+	for name := range InstalledPlugins() {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New creates the chosen backend and writes one line to log (nil: os.Stderr) saying which backend runs and why.
+// Errors (an unknown backend name, a plugin that fails to load) are returned, never panicked.
+func New(log io.Writer) (backend compute.Backend, err error) {
+	if log == nil {
+		log = os.Stderr
+	}
+	choice := Choose()
+	backend, err = NewWithConfig(choice.Config)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "GoMLX backend: %s (%s)\n", backend.Description(), choice.Reason)
+	WarnWithoutSIMD(log, choice.Config)
+	return backend, nil
+}
+
+// NewWithConfig creates the backend of config ("go", "xla:cpu", ...), turning GoMLX's panics into errors.
+func NewWithConfig(config string) (backend compute.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot create GoMLX backend %q (known: %s): %v", config,
+				strings.Join(compute.List(), ", "), r)
+		}
+	}()
+	backend, err = compute.NewWithConfig(config)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create GoMLX backend %q: %w", config, err)
+	}
+	return backend, nil
+}
+
+// BuiltWithSIMD reports whether this binary was compiled with GOEXPERIMENT=simd, which the pure-Go backend's matrix
+// multiplication needs for its AVX-512 kernels (about 15× faster). The second result is false when the build
+// information is unavailable.
+func BuiltWithSIMD() (simd bool, known bool) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false, false
+	}
+	for _, setting := range info.Settings {
+		if setting.Key == "GOEXPERIMENT" {
+			for _, experiment := range strings.Split(setting.Value, ",") {
+				if experiment == "simd" {
+					return true, true
+				}
+			}
+		}
+	}
+	return false, true
+}
+
+// WarnWithoutSIMD writes a warning to log when the pure-Go backend runs in a binary built without
+// GOEXPERIMENT=simd.
+func WarnWithoutSIMD(log io.Writer, config string) {
+	if !strings.HasPrefix(config, GoBackend) {
+		return
+	}
+	if simd, known := BuiltWithSIMD(); known && !simd {
+		fmt.Fprintln(log, "warning: built without GOEXPERIMENT=simd: the pure-Go backend's matrix multiplication "+
+			"runs about 15× slower; rebuild with GOEXPERIMENT=simd")
+	}
+}

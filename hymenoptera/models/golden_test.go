@@ -1,0 +1,187 @@
+package models_test
+
+//go:generate /usr/bin/python3 ../reference/model_fixtures.py
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/core/tensors/numpy"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/testenv"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/statedict"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
+)
+
+// testBackends are the backends the golden tests run on: always the pure-Go one, plus XLA's CPU plugin where it
+// is installed.
+func testBackends(t *testing.T) map[string]compute.Backend {
+	t.Helper()
+	configs := []string{backends.GoBackend}
+	if _, ok := backends.InstalledPlugins()["cpu"]; ok {
+		configs = append(configs, "xla:cpu")
+	} else {
+		t.Log("no XLA CPU PJRT plugin installed: golden tests run on the pure-Go backend only")
+	}
+	result := map[string]compute.Backend{}
+	for _, config := range configs {
+		backend, err := backends.NewWithConfig(config)
+		if err != nil {
+			t.Fatal(err)
+		}
+		result[config] = backend
+	}
+	return result
+}
+
+func loadCheckpoint(t *testing.T, backend compute.Backend, name string) *models.ResNet {
+	t.Helper()
+	path := testenv.Fixture(t, "model", name)
+	sd, err := statedict.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := models.ResNet18(backend, models.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.LoadStateDict(sd, path); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func loadNpz(t *testing.T, name string) map[string]*tensors.Tensor {
+	t.Helper()
+	arrays, err := numpy.FromNpzFile(testenv.Fixture(t, "model", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arrays
+}
+
+func floats(t *testing.T, x *tensors.Tensor) []float32 {
+	t.Helper()
+	data, err := tensors.CopyFlatData[float32](x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// diff returns the largest absolute difference and that difference relative to the largest |want|.
+func diff(got, want []float32) (absolute, relative float64) {
+	if len(got) != len(want) {
+		return math.Inf(1), math.Inf(1)
+	}
+	var scale float64
+	for i := range got {
+		absolute = max(absolute, math.Abs(float64(got[i])-float64(want[i])))
+		scale = max(scale, math.Abs(float64(want[i])))
+	}
+	if scale == 0 {
+		return absolute, absolute
+	}
+	return absolute, absolute / scale
+}
+
+// TestGoldenEvalLogits: eval-mode logits of torchvision's resnet18 (random weights, non-trivial BatchNorm) on
+// fixed 224×224 inputs, from both checkpoint formats, match PyTorch's to 1e-4 absolute.
+func TestGoldenEvalLogits(t *testing.T) {
+	arrays := loadNpz(t, "eval.npz")
+	want := floats(t, arrays["logits"])
+	for config, backend := range testBackends(t) {
+		for _, checkpoint := range []string{"resnet18_random.pth", "resnet18_random_legacy.pth"} {
+			t.Run(config+"/"+checkpoint, func(t *testing.T) {
+				m := loadCheckpoint(t, backend, checkpoint)
+				m.Eval()
+				logits, err := m.Forward(arrays["images"])
+				if err != nil {
+					t.Fatal(err)
+				}
+				abs, _ := diff(floats(t, logits), want)
+				t.Logf("eval logits: max absolute difference from PyTorch %.2g", abs)
+				if abs > 1e-4 {
+					t.Errorf("eval logits differ from PyTorch by %.3g (> 1e-4)", abs)
+				}
+			})
+		}
+	}
+}
+
+// TestGoldenTrainingStep: a training-mode forward (batch statistics) and one backward pass give PyTorch's loss,
+// gradients and updated running statistics, to 1e-4 relative.
+func TestGoldenTrainingStep(t *testing.T) {
+	arrays := loadNpz(t, "train.npz")
+	var gradKeys []string
+	for name := range arrays {
+		if key, ok := strings.CutPrefix(name, "grad/"); ok {
+			gradKeys = append(gradKeys, key)
+		}
+	}
+	for config, backend := range testBackends(t) {
+		t.Run(config, func(t *testing.T) {
+			m := loadCheckpoint(t, backend, "resnet18_random.pth")
+			vars := map[string]*model.Variable{}
+			for _, p := range m.Parameters() {
+				vars[p.Key] = p.Variable
+			}
+			exec, err := model.NewExec(backend, m.Store(), func(_ *model.Scope, images, labels *graph.Node) []*graph.Node {
+				logits := m.BuildLogits(images, true)
+				loss := train.CrossEntropyLoss(logits, labels)
+				params := make([]*graph.Node, len(gradKeys))
+				for i, key := range gradKeys {
+					params[i] = vars[key].NodeValue(images.Graph())
+				}
+				return append([]*graph.Node{loss, logits}, graph.Gradient(loss, params...)...)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outputs, err := exec.Call(arrays["images"], arrays["labels"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			check := func(name string, got, want []float32) {
+				_, rel := diff(got, want)
+				if rel > 1e-4 {
+					t.Errorf("%s differs from PyTorch by %.3g relative (> 1e-4)", name, rel)
+				}
+			}
+			check("loss", floats(t, outputs[0]), floats(t, arrays["loss"]))
+			check("training-mode logits", floats(t, outputs[1]), floats(t, arrays["logits"]))
+			for i, key := range gradKeys {
+				check("gradient of "+key, floats(t, outputs[2+i]), floats(t, arrays["grad/"+key]))
+			}
+			checked := 0
+			for name, want := range arrays {
+				key, ok := strings.CutPrefix(name, "state/")
+				if !ok {
+					continue
+				}
+				value, err := vars[key].Value()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.HasSuffix(key, "num_batches_tracked") {
+					if got, want := tensors.ToScalar[int64](value), tensors.ToScalar[int64](want); got != want {
+						t.Errorf("%s = %d, PyTorch has %d", key, got, want)
+					}
+				} else {
+					check(key+" after the step", floats(t, value), floats(t, want))
+				}
+				checked++
+			}
+			if checked != 20*3 {
+				t.Errorf("compared %d running statistics, want 60 (20 BatchNorms × 3)", checked)
+			}
+		})
+	}
+}

@@ -1,0 +1,133 @@
+package models
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
+)
+
+func goBackend(t testing.TB) compute.Backend {
+	t.Helper()
+	backend, err := backends.NewWithConfig(backends.GoBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return backend
+}
+
+func randomTensor(rng *rand.Rand, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(rng.NormFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+// convAndGradients returns the convolution of x by kernel and the gradients of Σ(output·weights) with respect
+// to x and kernel, computed with the given algorithm.
+func convAndGradients(t *testing.T, backend compute.Backend, algorithm ConvAlgorithm, stride, padding int,
+	x, kernel, outWeights *tensors.Tensor) [][]float32 {
+	exec, err := graph.NewExec(backend, func(x, kernel, outWeights *graph.Node) []*graph.Node {
+		out := conv2d(x, kernel, stride, padding, algorithm)
+		loss := graph.ReduceAllSum(graph.Mul(out, outWeights))
+		grads := graph.Gradient(loss, x, kernel)
+		return []*graph.Node{out, grads[0], grads[1]}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	outputs, err := exec.Call(x, kernel, outWeights)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := make([][]float32, len(outputs))
+	for i, o := range outputs {
+		flat[i] = tensors.MustCopyFlatData[float32](o)
+	}
+	return flat
+}
+
+// TestConvMatMulEqualsNative checks the lowered convolution (patches + DotGeneral) against the backend's
+// ConvGeneral, forward and both gradients, for every kernel size and stride ResNet-18 uses.
+func TestConvMatMulEqualsNative(t *testing.T) {
+	backend := goBackend(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, tc := range []struct{ kernel, stride, padding, in, out, size int }{
+		{7, 2, 3, 3, 8, 23},
+		{3, 1, 1, 5, 6, 9},
+		{3, 2, 1, 5, 6, 10},
+		{1, 1, 0, 4, 7, 8},
+		{1, 2, 0, 4, 7, 9},
+	} {
+		t.Run(fmt.Sprintf("%dx%d_stride%d", tc.kernel, tc.kernel, tc.stride), func(t *testing.T) {
+			x := randomTensor(rng, tc.in, 2, tc.size, tc.size+1)
+			kernel := randomTensor(rng, tc.out, tc.in, tc.kernel, tc.kernel)
+			outH := (tc.size+2*tc.padding-tc.kernel)/tc.stride + 1
+			outW := (tc.size+1+2*tc.padding-tc.kernel)/tc.stride + 1
+			outWeights := randomTensor(rng, tc.out, 2, outH, outW)
+			native := convAndGradients(t, backend, ConvNative, tc.stride, tc.padding, x, kernel, outWeights)
+			lowered := convAndGradients(t, backend, ConvMatMul, tc.stride, tc.padding, x, kernel, outWeights)
+			for i, name := range []string{"output", "gradient wrt input", "gradient wrt kernel"} {
+				if d := maxRelativeDiff(lowered[i], native[i]); d > 1e-5 {
+					t.Errorf("%s: lowered differs from native by %.3g (relative to the largest value)", name, d)
+				}
+			}
+		})
+	}
+}
+
+// TestMaxPoolMatMulEqualsNative checks the strided-slice max-pooling against ReduceWindow, forward and gradient.
+func TestMaxPoolMatMulEqualsNative(t *testing.T) {
+	backend := goBackend(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randomTensor(rng, 3, 2, 11, 12)
+	run := func(algorithm ConvAlgorithm) [][]float32 {
+		exec, err := graph.NewExec(backend, func(x *graph.Node) []*graph.Node {
+			out := maxPool2d(x, 3, 2, 1, algorithm)
+			weights := graph.Iota(x.Graph(), out.Shape(), 3)
+			loss := graph.ReduceAllSum(graph.Mul(out, graph.ConvertDType(weights, x.DType())))
+			return []*graph.Node{out, graph.Gradient(loss, x)[0]}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outputs, err := exec.Call(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return [][]float32{tensors.MustCopyFlatData[float32](outputs[0]), tensors.MustCopyFlatData[float32](outputs[1])}
+	}
+	native, lowered := run(ConvNative), run(ConvMatMul)
+	for i, name := range []string{"output", "gradient"} {
+		if d := maxRelativeDiff(lowered[i], native[i]); d != 0 {
+			t.Errorf("max-pool %s: lowered differs from native by %.3g", name, d)
+		}
+	}
+}
+
+// maxRelativeDiff is max|a−b| divided by max|b| (0 when b is all zeros and a equals it).
+func maxRelativeDiff(a, b []float32) float64 {
+	if len(a) != len(b) {
+		return math.Inf(1)
+	}
+	var diff, scale float64
+	for i := range a {
+		diff = max(diff, math.Abs(float64(a[i])-float64(b[i])))
+		scale = max(scale, math.Abs(float64(b[i])))
+	}
+	if scale == 0 {
+		return diff
+	}
+	return diff / scale
+}

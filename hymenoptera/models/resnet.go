@@ -1,0 +1,437 @@
+// Package models is torchvision's ResNet-18 written in GoMLX: the same topology, the same state_dict keys, the
+// same BatchNorm semantics, so that torchvision checkpoints load into it and give the same numbers.
+//
+// Its images are NHWC float32 batches [N, H, W, 3] (the data loader's layout), normalised as torchvision's
+// ImageNet weights expect. Every variable of the model lives in a GoMLX model.Store under the path of its
+// torchvision key, "layer2.0.downsample.1.running_var" being "/layer2/0/downsample/1/running_var".
+package models
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/gomlx/gomlx/core/graph"
+)
+
+// FeatureWidth is the width of the features that ResNet-18's head reads (torchvision's fc.in_features).
+const FeatureWidth = 512
+
+// stageWidths are the channel widths of ResNet-18's four stages; each stage has two BasicBlocks.
+var stageWidths = [4]int{64, 128, 256, 512}
+
+const blocksPerStage = 2
+
+// Options configure a new ResNet-18.
+type Options struct {
+	// NumClasses is the width of the head (fc); 0 means ImageNet's 1000.
+	NumClasses int
+	// Seed drives the random initialisation (torchvision's scheme: Kaiming-normal convolutions, unit BatchNorm,
+	// nn.Linear's uniform head). The same seed gives the same weights.
+	Seed uint64
+	// Algorithm picks how convolutions run; ConvAuto chooses by backend.
+	Algorithm ConvAlgorithm
+}
+
+// ResNet is a ResNet-18 bound to a GoMLX backend. Like a torch.nn.Module it is in training or evaluation mode
+// (Train, Eval): training mode normalises with batch statistics and updates the BatchNorm running statistics.
+//
+// Its methods are safe for use by one goroutine at a time.
+type ResNet struct {
+	backend   compute.Backend
+	store     *model.Store
+	algorithm ConvAlgorithm
+	training  bool
+
+	// Classes optionally names the head's outputs (e.g. "ants", "bees"); it travels with checkpoints.
+	Classes []string
+
+	stem   convBN
+	stages [4][blocksPerStage]basicBlock
+	fc     linear
+
+	mu        sync.Mutex
+	execCache map[bool]*model.Exec // forward executors by training mode
+}
+
+// convBN is a bias-free convolution followed by BatchNorm, the unit ResNet is built of.
+type convBN struct {
+	kernel          *model.Variable
+	bn              batchNorm
+	stride, padding int
+}
+
+type basicBlock struct {
+	conv1, conv2 convBN
+	downsample   *convBN // 1×1 stride-2 projection when the block changes width or resolution
+}
+
+type linear struct {
+	weight, bias *model.Variable
+}
+
+// ResNet18 builds a randomly initialised ResNet-18 (torchvision's initialisation) on backend.
+// For pretrained weights, load a checkpoint with LoadStateDict or use LoadWeights.
+func ResNet18(backend compute.Backend, opts Options) (*ResNet, error) {
+	if opts.NumClasses == 0 {
+		opts.NumClasses = 1000
+	}
+	if opts.NumClasses < 0 {
+		return nil, fmt.Errorf("models: NumClasses must be positive, got %d", opts.NumClasses)
+	}
+	m := &ResNet{
+		backend:   backend,
+		store:     model.NewStore(),
+		algorithm: opts.Algorithm.resolve(backend.String()),
+		training:  true, // a new torch.nn.Module starts in training mode
+		execCache: map[bool]*model.Exec{},
+	}
+	init := newInitializer(opts.Seed)
+	var err error
+	if m.stem, err = m.newConvBN(init, "", "conv1", "bn1", 3, 64, 7, 2, 3); err != nil {
+		return nil, err
+	}
+	in := 64
+	for s, width := range stageWidths {
+		for b := range blocksPerStage {
+			stride := 1
+			if s > 0 && b == 0 {
+				stride = 2
+			}
+			block, err := m.newBasicBlock(init, fmt.Sprintf("layer%d.%d.", s+1, b), in, width, stride)
+			if err != nil {
+				return nil, err
+			}
+			m.stages[s][b] = block
+			in = width
+		}
+	}
+	if err := m.newHead(init, opts.NumClasses); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *ResNet) newBasicBlock(init *initializer, prefix string, in, out, stride int) (basicBlock, error) {
+	var block basicBlock
+	var err error
+	if block.conv1, err = m.newConvBN(init, prefix, "conv1", "bn1", in, out, 3, stride, 1); err != nil {
+		return block, err
+	}
+	if block.conv2, err = m.newConvBN(init, prefix, "conv2", "bn2", out, out, 3, 1, 1); err != nil {
+		return block, err
+	}
+	if stride != 1 || in != out {
+		ds, err := m.newConvBN(init, prefix, "downsample.0", "downsample.1", in, out, 1, stride, 0)
+		if err != nil {
+			return block, err
+		}
+		block.downsample = &ds
+	}
+	return block, nil
+}
+
+func (m *ResNet) newConvBN(init *initializer, prefix, convName, bnName string, in, out, kernel, stride, padding int) (convBN, error) {
+	c := convBN{stride: stride, padding: padding}
+	var err error
+	if c.kernel, err = m.newVariable(prefix+convName+".weight", init.kaimingNormalFanOut(out, in, kernel, kernel)); err != nil {
+		return c, err
+	}
+	bn := prefix + bnName + "."
+	for _, v := range []struct {
+		target **model.Variable
+		name   string
+		value  *tensors.Tensor
+	}{
+		{&c.bn.weight, "weight", constant(out, 1)},
+		{&c.bn.bias, "bias", constant(out, 0)},
+		{&c.bn.runningMean, "running_mean", constant(out, 0)},
+		{&c.bn.runningVar, "running_var", constant(out, 1)},
+		{&c.bn.numBatchesTracked, "num_batches_tracked", tensors.FromScalar(int64(0))},
+	} {
+		if *v.target, err = m.newVariable(bn+v.name, v.value); err != nil {
+			return c, err
+		}
+	}
+	// Running statistics are buffers, not parameters: they change by the BatchNorm update, never by gradients.
+	for _, buffer := range []*model.Variable{c.bn.runningMean, c.bn.runningVar, c.bn.numBatchesTracked} {
+		buffer.SetTrainable(false)
+	}
+	return c, nil
+}
+
+// newHead creates fc for numClasses outputs, initialised like nn.Linear: weight and bias uniform in
+// [−1/√fan_in, 1/√fan_in].
+func (m *ResNet) newHead(init *initializer, numClasses int) error {
+	bound := 1 / math.Sqrt(FeatureWidth)
+	var err error
+	if m.fc.weight, err = m.newVariable("fc.weight", init.uniform(bound, numClasses, FeatureWidth)); err != nil {
+		return err
+	}
+	m.fc.bias, err = m.newVariable("fc.bias", init.uniform(bound, numClasses))
+	return err
+}
+
+// ReplaceHead gives the model a new, freshly initialised fc with numClasses outputs: the tutorial's
+// `model.fc = nn.Linear(num_ftrs, 2)`. The rest of the network keeps its weights.
+func (m *ResNet) ReplaceHead(numClasses int, seed uint64) error {
+	if numClasses <= 0 {
+		return fmt.Errorf("models: the head needs a positive number of classes, got %d", numClasses)
+	}
+	for _, v := range []*model.Variable{m.fc.weight, m.fc.bias} {
+		if err := m.store.DeleteVariable(v.Path()); err != nil {
+			return fmt.Errorf("models: removing the old head: %w", err)
+		}
+	}
+	m.Classes = nil
+	m.resetExecs()
+	return m.newHead(newInitializer(seed), numClasses)
+}
+
+// NumClasses is the width of the head.
+func (m *ResNet) NumClasses() int { return m.fc.weight.Shape().Dimensions[0] }
+
+// Backend is the GoMLX backend the model runs on.
+func (m *ResNet) Backend() compute.Backend { return m.backend }
+
+// Store is the GoMLX store holding the model's variables, for code that builds its own graphs (training).
+func (m *ResNet) Store() *model.Store { return m.store }
+
+// Algorithm is the convolution algorithm in use (never ConvAuto).
+func (m *ResNet) Algorithm() ConvAlgorithm { return m.algorithm }
+
+// Train puts the model in training mode, like torch's model.train().
+func (m *ResNet) Train() { m.training = true }
+
+// Eval puts the model in evaluation mode, like torch's model.eval().
+func (m *ResNet) Eval() { m.training = false }
+
+// Training reports whether the model is in training mode.
+func (m *ResNet) Training() bool { return m.training }
+
+func (m *ResNet) newVariable(key string, value *tensors.Tensor) (*model.Variable, error) {
+	return m.store.CreateVariable(keyToPath(key), value)
+}
+
+// keyToPath maps a torchvision state_dict key to its variable path in the store.
+func keyToPath(key string) string { return "/" + strings.ReplaceAll(key, ".", "/") }
+
+// pathToKey maps a variable path back to its torchvision key.
+func pathToKey(path string) string {
+	return strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", ".")
+}
+
+// BuildLogits builds the graph of the forward pass: images [N, H, W, 3] to logits [N, NumClasses]. In training
+// mode it also records the BatchNorm running-statistics updates, which model.Exec applies after the call.
+// Training code calls it inside its own model.Exec on m.Store().
+func (m *ResNet) BuildLogits(images *graph.Node, training bool) *graph.Node {
+	return m.BuildHead(m.BuildFeatures(images, training))
+}
+
+// BuildFeatures builds the backbone: images [N, H, W, 3] to the pooled features [N, FeatureWidth] that the head
+// reads.
+func (m *ResNet) BuildFeatures(images *graph.Node, training bool) *graph.Node {
+	x := graph.TransposeAllAxes(images, 3, 0, 1, 2) // [N, H, W, C] → [C, N, H, W], see layers.go.
+	x = relu(m.stem.apply(x, training, m.algorithm))
+	x = maxPool2d(x, 3, 2, 1, m.algorithm)
+	for s := range m.stages {
+		for b := range m.stages[s] {
+			x = m.stages[s][b].apply(x, training, m.algorithm)
+		}
+	}
+	pooled := graph.ReduceMean(x, 2, 3) // global average pool: [C, N]
+	return graph.Transpose(pooled, 0, 1)
+}
+
+// BuildHead builds fc: features [N, FeatureWidth] to logits [N, NumClasses].
+func (m *ResNet) BuildHead(features *graph.Node) *graph.Node {
+	g := features.Graph()
+	logits := graph.DotGeneral(features, []int{1}, nil, m.fc.weight.NodeValue(g), []int{1}, nil)
+	return graph.Add(logits, graph.ExpandAxes(m.fc.bias.NodeValue(g), 0))
+}
+
+func (c *convBN) apply(x *graph.Node, training bool, algorithm ConvAlgorithm) *graph.Node {
+	if training {
+		return c.bn.train(conv2d(x, c.kernel.NodeValue(x.Graph()), c.stride, c.padding, algorithm))
+	}
+	// Eval: fold BatchNorm's scale into the kernel (small) rather than multiplying the activations (large).
+	scale, shift := c.bn.evalScaleShift(x.Graph())
+	kernel := graph.Mul(c.kernel.NodeValue(x.Graph()), perChannel(scale))
+	return graph.Add(conv2d(x, kernel, c.stride, c.padding, algorithm), perChannel(shift))
+}
+
+func (b *basicBlock) apply(x *graph.Node, training bool, algorithm ConvAlgorithm) *graph.Node {
+	identity := x
+	if b.downsample != nil {
+		identity = b.downsample.apply(x, training, algorithm)
+	}
+	y := relu(b.conv1.apply(x, training, algorithm))
+	y = b.conv2.apply(y, training, algorithm)
+	return relu(graph.Add(y, identity))
+}
+
+// Forward runs the model on images [N, H, W, 3] float32 and returns the logits [N, NumClasses]. In training mode
+// it normalises with batch statistics and updates the running statistics, as torch's forward does.
+func (m *ResNet) Forward(images *tensors.Tensor) (logits *tensors.Tensor, err error) {
+	if err := checkImages(images.Shape().Dimensions); err != nil {
+		return nil, err
+	}
+	exec, err := m.forwardExec(m.training)
+	if err != nil {
+		return nil, err
+	}
+	defer recoverError(&err, "forward pass")
+	return exec.Call1(images)
+}
+
+func checkImages(dims []int) error {
+	if len(dims) != 4 || dims[3] != 3 {
+		return fmt.Errorf("models: images must be a float32 batch [N, H, W, 3], got shape %v", dims)
+	}
+	if dims[1] < 32 || dims[2] < 32 {
+		return fmt.Errorf("models: images of %d×%d are too small for ResNet-18's five halvings (at least 32×32)",
+			dims[1], dims[2])
+	}
+	return nil
+}
+
+func (m *ResNet) forwardExec(training bool) (*model.Exec, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if exec, ok := m.execCache[training]; ok {
+		return exec, nil
+	}
+	exec, err := model.NewExec(m.backend, m.store, func(_ *model.Scope, images *graph.Node) *graph.Node {
+		return m.BuildLogits(images, training)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("models: building the forward executor: %w", err)
+	}
+	m.execCache[training] = exec
+	return exec, nil
+}
+
+// resetExecs drops compiled graphs, after the variables' set or shapes change.
+func (m *ResNet) resetExecs() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, exec := range m.execCache {
+		exec.Finalize()
+	}
+	m.execCache = map[bool]*model.Exec{}
+}
+
+// recoverError turns a GoMLX panic (its graph-building functions panic on errors) into an error.
+func recoverError(err *error, what string) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("models: %s failed: %v", what, r)
+	}
+}
+
+// initializer draws torchvision's initial values from one seeded stream.
+type initializer struct{ rng *rand.Rand }
+
+func newInitializer(seed uint64) *initializer {
+	return &initializer{rng: rand.New(rand.NewPCG(seed, 0x5e5e7))}
+}
+
+// kaimingNormalFanOut is torch.nn.init.kaiming_normal_(mode="fan_out", nonlinearity="relu"), which torchvision
+// uses for every ResNet convolution: N(0, 2/fan_out), fan_out = out·kh·kw.
+func (i *initializer) kaimingNormalFanOut(out, in, kh, kw int) *tensors.Tensor {
+	std := math.Sqrt(2 / float64(out*kh*kw))
+	data := make([]float32, out*in*kh*kw)
+	for j := range data {
+		data[j] = float32(i.rng.NormFloat64() * std)
+	}
+	return tensors.FromFlatDataAndDimensions(data, out, in, kh, kw)
+}
+
+func (i *initializer) uniform(bound float64, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for j := range data {
+		data[j] = float32((2*i.rng.Float64() - 1) * bound)
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+func constant(n int, value float32) *tensors.Tensor {
+	data := make([]float32, n)
+	for j := range data {
+		data[j] = value
+	}
+	return tensors.FromFlatDataAndDimensions(data, n)
+}
+
+// Parameter is one entry of the model's state, in torchvision's state_dict order.
+type Parameter struct {
+	Key      string // torchvision's state_dict key
+	Variable *model.Variable
+}
+
+// Parameters lists every variable (parameters and BatchNorm buffers) in torchvision's state_dict order.
+// Buffers (running statistics, num_batches_tracked) are the non-trainable ones.
+func (m *ResNet) Parameters() []Parameter {
+	var params []Parameter
+	add := func(v *model.Variable) { params = append(params, Parameter{Key: pathToKey(v.Path()), Variable: v}) }
+	addConvBN := func(c *convBN) {
+		add(c.kernel)
+		for _, v := range []*model.Variable{c.bn.weight, c.bn.bias, c.bn.runningMean, c.bn.runningVar, c.bn.numBatchesTracked} {
+			add(v)
+		}
+	}
+	addConvBN(&m.stem)
+	for s := range m.stages {
+		for b := range m.stages[s] {
+			block := &m.stages[s][b]
+			addConvBN(&block.conv1)
+			addConvBN(&block.conv2)
+			if block.downsample != nil {
+				addConvBN(block.downsample)
+			}
+		}
+	}
+	add(m.fc.weight)
+	add(m.fc.bias)
+	return params
+}
+
+// IsBuffer reports whether key names a BatchNorm buffer (running statistics or batch count) rather than a
+// learnable parameter.
+func IsBuffer(key string) bool {
+	return strings.HasSuffix(key, ".running_mean") || strings.HasSuffix(key, ".running_var") ||
+		strings.HasSuffix(key, ".num_batches_tracked")
+}
+
+// IsHead reports whether key belongs to the head (fc), the only part that trains when the network is used as a
+// fixed feature extractor.
+func IsHead(key string) bool { return strings.HasPrefix(key, "fc.") }
+
+// CountParameters is the number of learnable scalars (buffers excluded), as torchvision's metadata counts them.
+func (m *ResNet) CountParameters() int {
+	total := 0
+	for _, p := range m.Parameters() {
+		if !IsBuffer(p.Key) {
+			total += p.Variable.Shape().Size()
+		}
+	}
+	return total
+}
+
+// tensorDType names the dtype the state_dict uses for a key.
+func tensorDType(key string) dtypes.DType {
+	if strings.HasSuffix(key, ".num_batches_tracked") {
+		return dtypes.Int64
+	}
+	return dtypes.Float32
+}
