@@ -47,8 +47,17 @@ func Choose() Choice {
 }
 
 // InstalledPlugins lists the PJRT plugins that go-xla finds (name → path), searching PJRT_PLUGIN_LIBRARY_PATH and
-// the standard library directories. It downloads nothing.
-func InstalledPlugins() map[string]string {
+// the standard library directories. It downloads nothing. go-xla v0.4.5 panics on a plugin file that fails to
+// load (a truncated download, say): such a search counts as finding nothing, with a warning, rather than crashing
+// every program that picks a backend.
+func InstalledPlugins() (plugins map[string]string) {
+	defer func() {
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "warning: searching for XLA PJRT plugins failed (%v): a plugin file in %s or the "+
+				"library path may be damaged; ignoring XLA\n", r, "PJRT_PLUGIN_LIBRARY_PATH")
+			plugins = map[string]string{}
+		}
+	}()
 	return pjrt.AvailablePlugins()
 }
 
