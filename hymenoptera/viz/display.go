@@ -1,0 +1,216 @@
+// Package viz holds the tutorial's visual helpers: torchvision's make_grid, the tutorial's imshow, the grid of
+// predicted images of visualize_model, a class-probability view, and training curves (static, live during
+// training, and a comparison of two runs).
+//
+// Every helper builds a Figure, and one mechanism shows it (Display.Show): inline in a GoNB notebook, as HTML that
+// survives the saved notebook and nbconvert's HTML export (PNG images as data: URIs, charts as inline SVG, text
+// as HTML); anywhere else, as a PNG or SVG file in the figures directory, whose path is printed. The figures are
+// drawn here, with no plotting library, so that they look the same in both places and depend on nothing the
+// notebook's front-end may lack.
+//
+// viz never runs a model: callers pass the predictions, and the training history (train.History), in.
+package viz
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/janpfeifer/gonb/gonbui"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/atomicfile"
+)
+
+// Figure is one visual output, in its two forms: HTML for a notebook cell, a file elsewhere.
+type Figure interface {
+	// Name is the file name, without extension, the figure is saved under (derived from its title).
+	Name() string
+	// Ext is the extension of the file form, ".png" or ".svg".
+	Ext() string
+	// HTML is the notebook form: a self-contained fragment, with images as data: URIs and charts as inline SVG.
+	HTML() (string, error)
+	// Encode writes the file form.
+	Encode(w io.Writer) error
+}
+
+// Mode says where a Display sends figures.
+type Mode int
+
+const (
+	// Auto shows figures inline when the program runs under GoNB, and saves them to files otherwise.
+	Auto Mode = iota
+	// Notebook always sends figures to GoNB (whose calls do nothing outside a notebook).
+	Notebook
+	// Files always saves figures to files, in a notebook too.
+	Files
+)
+
+// FiguresDirEnv names the environment variable that sets the default figures directory.
+const FiguresDirEnv = "HYMENOPTERA_FIGURES"
+
+// FiguresDir is where figures are saved by default: $HYMENOPTERA_FIGURES, or ./figures.
+func FiguresDir() string {
+	if dir := os.Getenv(FiguresDirEnv); dir != "" {
+		return dir
+	}
+	return "figures"
+}
+
+// Display shows figures. Its zero value is ready to use: Auto mode, files in FiguresDir(), paths printed to
+// standard output. Within one Display no figure overwrites another: a name already saved gets a suffix (-2,
+// -3, ...); a new run of the program writes the same names again, replacing the previous run's files.
+type Display struct {
+	Mode Mode
+	// Dir is the directory figures are saved to (created when needed); "" means FiguresDir().
+	Dir string
+	// Log receives the path of each saved figure; nil means os.Stdout.
+	Log io.Writer
+
+	mu    sync.Mutex
+	saved map[string]bool // file names this display has written or reserved
+	// notebook receives the HTML in notebook mode; nil means GoNB's (tests substitute a recorder).
+	notebook notebookOutput
+}
+
+// Default is the Display that Show, Imshow, VisualizeModel and NewLiveCurves use.
+var Default = &Display{}
+
+// Show shows fig with the Default display.
+func Show(fig Figure) error { return Default.Show(fig) }
+
+// Show displays fig inline in a notebook, or saves it to a file and prints the file's path.
+func (d *Display) Show(fig Figure) error {
+	if d.inNotebook() {
+		html, err := fig.HTML()
+		if err != nil {
+			return fmt.Errorf("viz: rendering figure %q: %w", fig.Name(), err)
+		}
+		return d.output().display(html)
+	}
+	path, err := d.Save(fig)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(d.log(), "figure saved to %s\n", path)
+	return nil
+}
+
+// Save writes fig's file form, atomically, to a new path in the display's directory and returns that path.
+func (d *Display) Save(fig Figure) (string, error) {
+	path, err := d.reservePath(fig)
+	if err != nil {
+		return "", err
+	}
+	return path, writeFigure(path, fig)
+}
+
+func (d *Display) inNotebook() bool {
+	return d.Mode == Notebook || (d.Mode == Auto && gonbui.IsNotebook)
+}
+
+func (d *Display) log() io.Writer {
+	if d.Log == nil {
+		return os.Stdout
+	}
+	return d.Log
+}
+
+func (d *Display) output() notebookOutput {
+	if d.notebook == nil {
+		return gonbOutput{}
+	}
+	return d.notebook
+}
+
+// reservePath picks the file fig is saved to, one no other figure of this display has, and creates its
+// directory.
+func (d *Display) reservePath(fig Figure) (string, error) {
+	dir := d.Dir
+	if dir == "" {
+		dir = FiguresDir()
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("viz: creating the figures directory: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.saved == nil {
+		d.saved = make(map[string]bool)
+	}
+	name := fig.Name() + fig.Ext()
+	for i := 2; d.saved[name]; i++ {
+		name = fig.Name() + "-" + strconv.Itoa(i) + fig.Ext()
+	}
+	d.saved[name] = true
+	return filepath.Join(dir, name), nil
+}
+
+// writeFigure writes fig's file form to path, atomically.
+func writeFigure(path string, fig Figure) error {
+	if err := atomicfile.Write(path, fig.Encode); err != nil {
+		return fmt.Errorf("viz: saving figure to %s: %w", path, err)
+	}
+	return nil
+}
+
+// notebookOutput is what a Display needs from the notebook: permanent outputs, and transient ones updated in
+// place (the live training curves).
+type notebookOutput interface {
+	display(html string) error
+	update(id, html string) error
+	newID() string
+}
+
+// gonbOutput sends outputs to the GoNB kernel as text/html display_data. HTML, rather than image/png or
+// image/svg+xml outputs, is what both JupyterLab and nbconvert's HTML export show as is.
+type gonbOutput struct{}
+
+func (gonbOutput) display(html string) error {
+	gonbui.DisplayHTML(html)
+	return notebookError()
+}
+
+// update sends html to the transient output id: GoNB publishes it with transient.display_id, so the first call
+// creates the output and later ones replace it (update_display_data).
+func (gonbOutput) update(id, html string) error {
+	gonbui.UpdateHTML(id, html)
+	return notebookError()
+}
+
+func (gonbOutput) newID() string { return "hymenoptera-viz-" + gonbui.UniqueId() }
+
+func notebookError() error {
+	if err := gonbui.Error(); err != nil {
+		return fmt.Errorf("viz: the connection to the notebook failed: %w", err)
+	}
+	return nil
+}
+
+// fileName turns a title into a file name: lower-case letters and digits, other runs of characters made one
+// dash, at most 60 characters; fallback when nothing is left.
+func fileName(title, fallback string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(title) {
+		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			b.WriteRune(r)
+			dash = false
+			if b.Len() >= 60 {
+				break
+			}
+		} else {
+			dash = true
+		}
+	}
+	if b.Len() == 0 {
+		return fallback
+	}
+	return b.String()
+}

@@ -1,0 +1,254 @@
+package viz
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"image"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/transforms"
+)
+
+// recorder stands in for the notebook: it records what a Display sends.
+type recorder struct {
+	events []string // "display <html>" or "update <id> <html>"
+}
+
+func (r *recorder) display(html string) error {
+	r.events = append(r.events, "display "+html)
+	return nil
+}
+
+func (r *recorder) update(id, html string) error {
+	r.events = append(r.events, "update "+id+" "+html)
+	return nil
+}
+
+func (r *recorder) newID() string { return "live-1" }
+
+// filesDisplay saves into a temporary directory and logs into a buffer.
+func filesDisplay(t *testing.T) (*Display, *bytes.Buffer) {
+	var log bytes.Buffer
+	return &Display{Mode: Files, Dir: t.TempDir(), Log: &log}, &log
+}
+
+var dataPNG = regexp.MustCompile(`<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"`)
+
+// htmlImages decodes the PNG data: URIs of the <img> tags of html, checking the sizes the tags declare.
+func htmlImages(t *testing.T, html string) []image.Image {
+	t.Helper()
+	var images []image.Image
+	for _, m := range dataPNG.FindAllStringSubmatch(html, -1) {
+		data, err := base64.StdEncoding.DecodeString(m[1])
+		if err != nil {
+			t.Fatalf("the data: URI is not base64: %v", err)
+		}
+		img, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			t.Fatalf("the data: URI is not a PNG: %v", err)
+		}
+		if b := img.Bounds(); m[2] != strconv.Itoa(b.Dx()) || m[3] != strconv.Itoa(b.Dy()) {
+			t.Errorf("<img> says %s×%s, its PNG is %d×%d", m[2], m[3], b.Dx(), b.Dy())
+		}
+		images = append(images, img)
+	}
+	return images
+}
+
+// contains reports whether want appears in img unscaled, somewhere, pixel for pixel.
+func contains(img, want image.Image) bool {
+	ib, wb := img.Bounds(), want.Bounds()
+	for y0 := ib.Min.Y; y0+wb.Dy() <= ib.Max.Y; y0++ {
+	next:
+		for x0 := ib.Min.X; x0+wb.Dx() <= ib.Max.X; x0++ {
+			for y := range wb.Dy() {
+				for x := range wb.Dx() {
+					r1, g1, b1, _ := img.At(x0+x, y0+y).RGBA()
+					r2, g2, b2, _ := want.At(wb.Min.X+x, wb.Min.Y+y).RGBA()
+					if r1 != r2 || g1 != g2 || b1 != b2 {
+						continue next
+					}
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// gradient is a normalised h×w tensor whose un-normalised pixels all differ.
+func gradient(h, w int) *transforms.Tensor {
+	t := transforms.NewTensor(h, w, 3)
+	for i := range t.Data {
+		t.Data[i] = float32(i%97)/40 - 1.2
+	}
+	return t
+}
+
+func TestUnnormalizedIsTheTutorialsImshow(t *testing.T) {
+	arrays := gridFixtures(t)
+	grid, shape := fixtureArray(t, arrays, "grid_default")
+	want, _ := fixtureArray(t, arrays, "imshow_default")
+	values := make([]float32, len(grid))
+	for i, v := range grid {
+		values[i] = float32(v)
+	}
+	img, err := Unnormalized(tensorOf(shape[0], shape[1], values))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var clipped int
+	for i, v := range want {
+		if v == 0 || v == 1 {
+			clipped++
+		}
+		got := float64(img.Pix[i/3*4+i%3]) / 255
+		// The tutorial's values are float64, the image's 8-bit: they agree to half a step, plus float32 rounding.
+		if math.Abs(got-v) > 0.5/255+1e-6 {
+			t.Fatalf("pixel %d channel %d: %v, the tutorial's imshow %v", i/3, i%3, got, v)
+		}
+	}
+	if clipped == 0 {
+		t.Fatal("the fixture exercises no clipping: regenerate it with reference/viz_fixtures.py")
+	}
+}
+
+func TestUnnormalizedRejectsNonRGB(t *testing.T) {
+	_, err := Unnormalized(&transforms.Tensor{Data: make([]float32, 4), H: 2, W: 2, C: 1})
+	if err == nil || !strings.Contains(err.Error(), "1 channels") {
+		t.Fatalf("got %v, want an error about the channels", err)
+	}
+}
+
+func TestImageFigureHTMLEmbedsThePNG(t *testing.T) {
+	img, err := Unnormalized(gradient(7, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := ImageFigure(img, "[ants bees <ants>]").HTML()
+	if err != nil {
+		t.Fatal(err)
+	}
+	images := htmlImages(t, html)
+	if len(images) != 1 {
+		t.Fatalf("the HTML has %d PNG images, want 1", len(images))
+	}
+	if b := images[0].Bounds(); b.Dx() != 32 || b.Dy() != 7 || !contains(images[0], img) {
+		t.Fatalf("the embedded PNG (%v) is not the image", b)
+	}
+	if !strings.Contains(html, "[ants bees &lt;ants&gt;]") {
+		t.Fatalf("the HTML lacks the escaped title: %s", html[:min(len(html), 300)])
+	}
+}
+
+func TestShowInNotebookSendsHTML(t *testing.T) {
+	notebook := &recorder{}
+	d := &Display{Mode: Notebook, notebook: notebook, Dir: t.TempDir()}
+	img, _ := Unnormalized(gradient(4, 4))
+	if err := d.Show(ImageFigure(img, "title")); err != nil {
+		t.Fatal(err)
+	}
+	if len(notebook.events) != 1 || !strings.HasPrefix(notebook.events[0], "display <div") {
+		t.Fatalf("the notebook got %q", notebook.events)
+	}
+	if files, _ := os.ReadDir(d.Dir); len(files) != 0 {
+		t.Fatalf("a notebook display wrote files: %v", files)
+	}
+}
+
+func TestShowOutsideNotebookSavesAPNGAndPrintsItsPath(t *testing.T) {
+	d, log := filesDisplay(t)
+	img, err := Unnormalized(gradient(20, 30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := d.Show(ImageFigure(img, "ants, bees")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first, second := filepath.Join(d.Dir, "ants-bees.png"), filepath.Join(d.Dir, "ants-bees-2.png")
+	if want := "figure saved to " + first + "\nfigure saved to " + second + "\n"; log.String() != want {
+		t.Fatalf("printed %q, want %q", log.String(), want)
+	}
+	f, err := os.Open(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", first, err)
+	}
+	if !contains(saved, img) {
+		t.Fatal("the saved PNG does not show the image unscaled")
+	}
+	if b := saved.Bounds(); b.Dy() < 20+lineHeight {
+		t.Fatalf("the saved PNG (%v) has no room for the title", b)
+	}
+	if files, _ := os.ReadDir(d.Dir); len(files) != 2 {
+		t.Fatalf("the figures directory holds %d files, want the 2 figures: %v", len(files), files)
+	}
+}
+
+func TestFiguresDirFromTheEnvironment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "figs")
+	t.Setenv(FiguresDirEnv, dir)
+	var log bytes.Buffer
+	d := &Display{Mode: Files, Log: &log}
+	img, _ := Unnormalized(gradient(2, 2))
+	if err := d.Show(ImageFigure(img, "")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "image.png")); err != nil {
+		t.Fatalf("%s not written (printed %q): %v", dir, log.String(), err)
+	}
+}
+
+// failingFigure writes part of its file and then fails, as an encoder running out of memory would.
+type failingFigure struct{}
+
+func (failingFigure) Name() string          { return "broken" }
+func (failingFigure) Ext() string           { return ".svg" }
+func (failingFigure) HTML() (string, error) { return "", errors.New("no HTML") }
+func (failingFigure) Encode(w io.Writer) error {
+	io.WriteString(w, "<svg")
+	return errors.New("encoder failed")
+}
+
+func TestSaveLeavesNoHalfWrittenFile(t *testing.T) {
+	d, log := filesDisplay(t)
+	err := d.Show(failingFigure{})
+	if err == nil || !strings.Contains(err.Error(), "encoder failed") || !strings.Contains(err.Error(), "broken.svg") {
+		t.Fatalf("got %v, want the encoder's error naming the file", err)
+	}
+	if files, _ := os.ReadDir(d.Dir); len(files) != 0 {
+		t.Fatalf("a failed save left %v", files)
+	}
+	if log.Len() != 0 {
+		t.Fatalf("a failed save printed %q", log.String())
+	}
+}
+
+func TestFileName(t *testing.T) {
+	cases := map[string]string{
+		"['ants', 'bees']":            "ants-bees",
+		"Fine-tuning: ResNet-18 (25)": "fine-tuning-resnet-18-25",
+		"  ":                          "fallback",
+		strings.Repeat("a", 100):      strings.Repeat("a", 60),
+	}
+	for title, want := range cases {
+		if got := fileName(title, "fallback"); got != want {
+			t.Errorf("fileName(%q) = %q, want %q", title, got, want)
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package viz
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"html"
+	"image"
+	"image/color"
+	"image/draw"
+	"image/png"
+	"io"
+	"strings"
+
+	"golang.org/x/image/font"
+	"golang.org/x/image/font/basicfont"
+	"golang.org/x/image/math/fixed"
+)
+
+// Caption colours: plain text, and a prediction that matches, or contradicts, the true class.
+const (
+	textColor  = "#000000"
+	rightColor = "#1a7f37"
+	wrongColor = "#cf222e"
+)
+
+// textLine is one line of a caption, in a colour given as "#rrggbb".
+type textLine struct {
+	text, color string
+}
+
+// panel is one image with caption lines above it, as a matplotlib subplot with a title.
+type panel struct {
+	image   image.Image
+	caption []textLine
+}
+
+// panelGrid is a raster figure: panels cols to a row, under an optional title. Imshow's figure is one panel,
+// visualize_model's a column pair per row. The notebook form lays the images out in HTML with HTML text; the
+// file form draws everything into one PNG, with the 7×13 pixel font of golang.org/x/image/font/basicfont.
+type panelGrid struct {
+	name, title string
+	panels      []panel
+	cols        int
+}
+
+func (g *panelGrid) Name() string { return g.name }
+func (g *panelGrid) Ext() string  { return ".png" }
+
+func (g *panelGrid) validate() error {
+	if len(g.panels) == 0 {
+		return errors.New("the figure has no image")
+	}
+	for i, p := range g.panels {
+		if p.image == nil {
+			return fmt.Errorf("image %d is nil", i)
+		}
+	}
+	return nil
+}
+
+// HTML lays the panels out in a CSS grid, each image as a PNG data: URI under its caption.
+func (g *panelGrid) HTML() (string, error) {
+	if err := g.validate(); err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	b.WriteString(`<div style="display:inline-block;font-family:sans-serif;font-size:14px">`)
+	if g.title != "" {
+		fmt.Fprintf(&b, `<div style="text-align:center;font-weight:bold;margin:4px 0 8px">%s</div>`, html.EscapeString(g.title))
+	}
+	fmt.Fprintf(&b, `<div style="display:grid;grid-template-columns:repeat(%d,auto);gap:12px 16px;justify-content:center">`,
+		min(g.cols, len(g.panels)))
+	for _, p := range g.panels {
+		src, err := pngDataURI(p.image)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(`<figure style="margin:0;text-align:center">`)
+		var alt []string
+		for _, line := range p.caption {
+			fmt.Fprintf(&b, `<figcaption style="color:%s">%s</figcaption>`, line.color, html.EscapeString(line.text))
+			alt = append(alt, line.text)
+		}
+		size := p.image.Bounds().Size()
+		fmt.Fprintf(&b, `<img src="%s" width="%d" height="%d" alt="%s">`, src, size.X, size.Y,
+			html.EscapeString(strings.Join(alt, ", ")))
+		b.WriteString(`</figure>`)
+	}
+	b.WriteString(`</div></div>`)
+	return b.String(), nil
+}
+
+// Encode writes the figure as one PNG.
+func (g *panelGrid) Encode(w io.Writer) error {
+	if err := g.validate(); err != nil {
+		return err
+	}
+	return png.Encode(w, g.render())
+}
+
+// Layout of the PNG form, in pixels.
+const (
+	margin     = 8  // around the figure
+	gap        = 12 // between panels
+	lineHeight = 15 // a line of basicfont text (13 pixels) and its leading
+)
+
+// render draws the figure: the title, then rows of panels, each column as wide as the widest image.
+func (g *panelGrid) render() *image.RGBA {
+	cols := min(g.cols, len(g.panels))
+	cellW := 0
+	for _, p := range g.panels {
+		cellW = max(cellW, p.image.Bounds().Dx())
+	}
+	width := 2*margin + cols*cellW + (cols-1)*gap
+	title := wrapText(g.title, width-2*margin)
+
+	type row struct{ captionH, imageH int }
+	rows := make([]row, (len(g.panels)+cols-1)/cols)
+	for i, p := range g.panels {
+		r := &rows[i/cols]
+		lines := 0
+		for _, line := range p.caption {
+			lines += len(wrapText(line.text, cellW))
+		}
+		r.captionH = max(r.captionH, lines*lineHeight)
+		r.imageH = max(r.imageH, p.image.Bounds().Dy())
+	}
+	height := 2*margin + len(title)*lineHeight + (len(rows)-1)*gap
+	if len(title) > 0 {
+		height += gap
+	}
+	for _, r := range rows {
+		height += r.captionH + r.imageH
+	}
+
+	dst := image.NewRGBA(image.Rect(0, 0, width, height))
+	draw.Draw(dst, dst.Bounds(), image.White, image.Point{}, draw.Src)
+	y := margin
+	for _, line := range title {
+		drawText(dst, line, margin, width-2*margin, y, textColor)
+		y += lineHeight
+	}
+	if len(title) > 0 {
+		y += gap
+	}
+	for i, p := range g.panels {
+		r := rows[i/cols]
+		x := margin + (i%cols)*(cellW+gap)
+		lineY := y
+		for _, line := range p.caption {
+			for _, wrapped := range wrapText(line.text, cellW) {
+				drawText(dst, wrapped, x, cellW, lineY, line.color)
+				lineY += lineHeight
+			}
+		}
+		b := p.image.Bounds()
+		at := image.Pt(x+(cellW-b.Dx())/2, y+r.captionH)
+		draw.Draw(dst, b.Sub(b.Min).Add(at), p.image, b.Min, draw.Over)
+		if i%cols == cols-1 || i == len(g.panels)-1 {
+			y += r.captionH + r.imageH + gap
+		}
+	}
+	return dst
+}
+
+var face = basicfont.Face7x13
+
+// textWidth is the width in pixels of s in the PNG font.
+func textWidth(s string) int { return font.MeasureString(face, s).Round() }
+
+// wrapText breaks s into lines no wider than width pixels, between words where it can.
+func wrapText(s string, width int) []string {
+	var lines []string
+	line := ""
+	for _, word := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = word
+		case textWidth(line+" "+word) <= width:
+			line += " " + word
+		default:
+			lines = append(lines, line)
+			line = word
+		}
+		for textWidth(line) > width && len([]rune(line)) > 1 {
+			runes := []rune(line)
+			cut := max(1, width/face.Advance)
+			lines = append(lines, string(runes[:cut]))
+			line = string(runes[cut:])
+		}
+	}
+	if line != "" {
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+// drawText draws one line of text centred in the span [x, x+width), its top at y.
+func drawText(dst draw.Image, s string, x, width, y int, hexColor string) {
+	d := font.Drawer{Dst: dst, Src: image.NewUniform(parseHexColor(hexColor)), Face: face}
+	d.Dot = fixed.P(x+(width-textWidth(s))/2, y+face.Ascent)
+	d.DrawString(s)
+}
+
+// parseHexColor reads the "#rrggbb" colours of this package.
+func parseHexColor(s string) color.RGBA {
+	var r, g, b uint8
+	fmt.Sscanf(s, "#%02x%02x%02x", &r, &g, &b)
+	return color.RGBA{R: r, G: g, B: b, A: 255}
+}
+
+// pngDataURI encodes img as a data:image/png;base64 URI, for <img> in HTML and <image> in SVG.
+func pngDataURI(img image.Image) (string, error) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return "", fmt.Errorf("encoding an image as PNG: %w", err)
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
+}
