@@ -166,3 +166,18 @@ func fileSHA256(path string) (string, error) {
 
 // isNotExist reports whether err says there is nothing to resume.
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+// ReadHistory returns the history saved in a checkpoint directory (after every completed epoch), so that a later
+// program — the next notebook cell — can plot or compare a run.
+func ReadHistory(dir string) (History, error) {
+	path := filepath.Join(dir, stateFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return History{}, fmt.Errorf("train: no saved run in %s: %w", dir, err)
+	}
+	var state runState
+	if err := json.Unmarshal(data, &state); err != nil {
+		return History{}, fmt.Errorf("train: %s: %w", path, err)
+	}
+	return state.History, nil
+}

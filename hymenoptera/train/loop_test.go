@@ -111,6 +111,9 @@ func TestTrainModelLogAndBestRestore(t *testing.T) {
 	if len(history.Epochs) != 3 || history.Epochs[2].LearningRate != 0.001 || history.Epochs[1].LearningRate != 0.01 {
 		t.Fatalf("history %+v", history.Epochs)
 	}
+	if saved, err := train.ReadHistory(dir); err != nil || !slices.Equal(saved.Epochs, history.Epochs) {
+		t.Errorf("ReadHistory = %+v, %v; want the returned history", saved, err)
+	}
 	best, _ := history.Best()
 	if best.Val.Accuracy <= 0 {
 		t.Fatal("the synthetic data must let some epoch beat the starting weights for this test to mean anything")
