@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/torchref"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
+)
+
+// benchClasses is the width of the benchmarked model's head: the tutorial's ants and bees.
+const benchClasses = 2
+
+// benchSGD is the tutorial's optimiser, which the training benchmark steps on both sides.
+var benchSGD = train.SGD{LR: 0.001, Momentum: 0.9}
+
+func init() {
+	register(&command{
+		name: "bench",
+		synopsis: "--mode eval|train|data [--batch N] [--iters K --warmup W | --epochs E --data SOURCE] [--threads T] " +
+			"[--torch=false] [--json]",
+		summary: "time the model or the data pipelines, side by side with PyTorch",
+		details: `
+Times the same work in Go and in PyTorch (Debian's python3-torch as /usr/bin/python3, or $HYMENOPTERA_PYTHON),
+one after the other, never both at once:
+
+  eval   ResNet-18 (2-class head, random weights) in evaluation mode, a forward pass of a fixed batch of N
+         random 224×224 images (PyTorch: under torch.no_grad())
+  train  one full training step of every parameter: forward in training mode, cross-entropy, backward, SGD with
+         momentum 0.9 (lr 0.001)
+  data   the tutorial's train and val data pipelines (decoding, transforms, batching; no model), E epochs
+         each: the first decodes every file, later ones take the decoded images from the loader's cache; next
+         to torchvision's DataLoader, which decodes every epoch
+
+For eval and train, W untimed iterations run first, then K timed ones: the first iteration compiles the Go
+graph, and on the pure-Go backend the second is still about 10% slower than the next ones, hence W = 2.
+Both sides use T threads: GOMAXPROCS on the Go side (XLA's own thread pool ignores it), torch.set_num_threads
+and OMP_NUM_THREADS on PyTorch's; for data, T loader goroutines against T DataLoader worker processes. When
+torch cannot be imported, its side is reported as skipped, with the reason.
+
+eval and train print a table, or with --json one JSON object:
+  {"mode", "batch", "iters", "warmup", "size", "threads", "backend", "go_img_s", "torch_img_s", "ratio", ...}
+ratio is Go's time over PyTorch's (above 1: Go is slower); the torch fields are null when its side is skipped,
+and "torch_skipped" says why. data prints a table of epochs, or with --json dataloader.BenchReport.`,
+		setup: setupBench,
+	})
+}
+
+type benchOptions struct {
+	mode                                  string
+	batch, iters, warmup, epochs, threads int
+	data                                  string
+	torch, json                           bool
+	fs                                    *flag.FlagSet // to see which flags the command line set
+}
+
+// benchModes are the values of --mode.
+var benchModes = []string{"eval", "train", "data"}
+
+// modeFlags are the flags that only some modes take, with those modes.
+var modeFlags = map[string][]string{"iters": {"eval", "train"}, "warmup": {"eval", "train"}, "epochs": {"data"},
+	"data": {"data"}}
+
+func setupBench(fs *flag.FlagSet) runFunc {
+	o := &benchOptions{fs: fs}
+	fs.StringVar(&o.mode, "mode", "", "what to time, `MODE`: eval, train or data (required)")
+	fs.IntVar(&o.batch, "batch", 4, "`N` images per batch (the tutorial's batch size)")
+	fs.IntVar(&o.iters, "iters", 5, "`K` timed iterations (eval, train)")
+	fs.IntVar(&o.warmup, "warmup", 2, "`W` untimed warm-up iterations first (eval, train)")
+	fs.IntVar(&o.epochs, "epochs", 3, "`E` epochs per pipeline (data)")
+	fs.StringVar(&o.data, "data", "", "`SOURCE` of the dataset: its zip's path or URL, or a directory (data; default: "+
+		"downloaded once into the cache)")
+	fs.IntVar(&o.threads, "threads", 2, "`T` threads on each side")
+	fs.BoolVar(&o.torch, "torch", true, "also time PyTorch (--torch=false: Go only)")
+	fs.BoolVar(&o.json, "json", false, "print one JSON object")
+	return o.run
+}
+
+func (o *benchOptions) run(ctx context.Context, out streams, args []string) error {
+	switch {
+	case len(args) > 0:
+		return usagef("unexpected argument %q", args[0])
+	case o.mode == "":
+		return usagef("--mode is required")
+	case !slices.Contains(benchModes, o.mode):
+		return usagef("--mode %q: must be one of %s", o.mode, strings.Join(benchModes, ", "))
+	case o.batch < 1 || o.iters < 1 || o.epochs < 1 || o.threads < 1 || o.warmup < 0:
+		return usagef("--batch, --iters, --epochs and --threads must be positive and --warmup not negative")
+	}
+	var misplaced error
+	o.fs.Visit(func(f *flag.Flag) {
+		if modes, ok := modeFlags[f.Name]; ok && !slices.Contains(modes, o.mode) && misplaced == nil {
+			misplaced = usagef("--%s is not for --mode %s, only for %s", f.Name, o.mode, strings.Join(modes, ", "))
+		}
+	})
+	if misplaced != nil {
+		return misplaced
+	}
+	if o.mode == "data" {
+		return o.benchData(ctx, out)
+	}
+	return o.benchModel(ctx, out)
+}
+
+// modelReport is the result of bench --mode eval|train; its JSON form is the --json output.
+type modelReport struct {
+	Mode    string  `json:"mode"`
+	Batch   int     `json:"batch"`
+	Iters   int     `json:"iters"`
+	Warmup  int     `json:"warmup"`
+	Size    int     `json:"size"`
+	Threads int     `json:"threads"`
+	Backend string  `json:"backend"`
+	GoImgS  float64 `json:"go_img_s"`
+	// The PyTorch fields are null when its side did not run, and TorchSkipped says why.
+	TorchImgS    *float64 `json:"torch_img_s"`
+	Ratio        *float64 `json:"ratio"`
+	Torch        string   `json:"torch,omitempty"` // torch's version
+	TorchSkipped string   `json:"torch_skipped,omitempty"`
+}
+
+// torchResult is what reference/bench_model.py prints.
+type torchResult struct {
+	Seconds float64 `json:"seconds"`
+	ImgS    float64 `json:"img_s"`
+	Torch   string  `json:"torch"`
+}
+
+func (o *benchOptions) benchModel(ctx context.Context, out streams) error {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.threads)) // before the backend sizes its worker pool
+	backend, err := backends.New(out.stderr)
+	if err != nil {
+		return err
+	}
+	defer backend.Finalize()
+	report := modelReport{Mode: o.mode, Batch: o.batch, Iters: o.iters, Warmup: o.warmup, Size: imageSize,
+		Threads: o.threads, Backend: backends.Choose().Config}
+	goSeconds, err := o.timeGo(ctx, backend, out.stderr)
+	if err != nil {
+		return err
+	}
+	report.GoImgS = float64(o.batch*o.iters) / goSeconds
+	var torchErr error
+	if !o.torch {
+		report.TorchSkipped = "disabled by --torch=false"
+	} else if result, err := o.timeTorch(); err != nil {
+		report.TorchSkipped = err.Error()
+		if !errors.Is(err, torchref.ErrUnavailable) {
+			torchErr = err // torch is there but failed: report Go's figures, then fail
+		}
+	} else {
+		ratio := goSeconds / result.Seconds
+		report.TorchImgS, report.Ratio, report.Torch = &result.ImgS, &ratio, result.Torch
+	}
+	if o.json {
+		err = json.NewEncoder(out.stdout).Encode(report)
+	} else {
+		err = report.writeTable(out.stdout)
+	}
+	return errors.Join(err, torchErr)
+}
+
+// timeGo returns the seconds that o.iters iterations take on the Go side, after o.warmup untimed ones.
+func (o *benchOptions) timeGo(ctx context.Context, backend compute.Backend, progress io.Writer) (float64, error) {
+	m, err := models.ResNet18(backend, models.Options{NumClasses: benchClasses, Seed: 1})
+	if err != nil {
+		return 0, err
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	pixels := make([]float32, o.batch*imageSize*imageSize*3)
+	for i := range pixels {
+		pixels[i] = float32(rng.NormFloat64()) // normalised images have about zero mean and unit variance
+	}
+	images := tensors.FromFlatDataAndDimensions(pixels, o.batch, imageSize, imageSize, 3)
+	var step func() error
+	if o.mode == "eval" {
+		m.Eval()
+		step = func() error {
+			logits, err := m.Forward(images)
+			if err != nil {
+				return err
+			}
+			_, err = tensors.CopyFlatData[float32](logits) // waits for the result, wherever it was computed
+			return errors.Join(err, logits.FinalizeAll())
+		}
+	} else {
+		stepper, err := train.NewStepper(m, benchSGD, nil, false)
+		if err != nil {
+			return 0, err
+		}
+		labels := make([]int32, o.batch)
+		for i := range labels {
+			labels[i] = int32(rng.IntN(benchClasses))
+		}
+		labelsTensor := tensors.FromFlatDataAndDimensions(labels, o.batch)
+		step = func() error {
+			_, err := stepper.TrainStep(images, labelsTensor, benchSGD.LR) // reads the loss: waits for the step
+			return err
+		}
+	}
+	var elapsed time.Duration
+	for i := range o.warmup + o.iters {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		start := time.Now()
+		if err := step(); err != nil {
+			return 0, err
+		}
+		took := time.Since(start)
+		if i < o.warmup {
+			fmt.Fprintf(progress, "Go %s: warm-up %d/%d: %.3f s\n", o.mode, i+1, o.warmup, took.Seconds())
+			continue
+		}
+		elapsed += took
+		fmt.Fprintf(progress, "Go %s: iteration %d/%d: %.3f s\n", o.mode, i+1-o.warmup, o.iters, took.Seconds())
+	}
+	return elapsed.Seconds(), nil
+}
+
+// timeTorch runs reference/bench_model.py with the same settings.
+func (o *benchOptions) timeTorch() (torchResult, error) {
+	var result torchResult
+	// torchref runs the script with this process's environment; OpenMP reads its pool size from it at start-up.
+	restore := setenv("OMP_NUM_THREADS", strconv.Itoa(o.threads))
+	defer restore()
+	err := torchref.RunJSON(&result, "bench_model.py", "--mode", o.mode, "--batch", strconv.Itoa(o.batch),
+		"--iters", strconv.Itoa(o.iters), "--warmup", strconv.Itoa(o.warmup), "--size", strconv.Itoa(imageSize),
+		"--classes", strconv.Itoa(benchClasses), "--threads", strconv.Itoa(o.threads))
+	if err == nil && result.Seconds <= 0 {
+		err = fmt.Errorf("bench_model.py reported %v seconds", result.Seconds)
+	}
+	return result, err
+}
+
+// setenv sets an environment variable and returns the function that restores its previous state.
+func setenv(key, value string) (restore func()) {
+	previous, had := os.LookupEnv(key)
+	os.Setenv(key, value)
+	return func() {
+		if had {
+			os.Setenv(key, previous)
+		} else {
+			os.Unsetenv(key)
+		}
+	}
+}
+
+func (r *modelReport) writeTable(w io.Writer) error {
+	what := map[string]string{"eval": "evaluation forward pass", "train": "training step"}[r.Mode]
+	fmt.Fprintf(w, "ResNet-18 %s, batch %d of %d×%d images, %d threads: %d warm-up + %d timed iterations\n\n",
+		what, r.Batch, r.Size, r.Size, r.Threads, r.Warmup, r.Iters)
+	const row = "%-20s %10s %12s\n"
+	fmt.Fprintf(w, row, "", "images/s", "s/iteration")
+	fmt.Fprintf(w, row, "Go ("+r.Backend+")", fmt.Sprintf("%.2f", r.GoImgS), fmt.Sprintf("%.3f", float64(r.Batch)/r.GoImgS))
+	if r.TorchImgS != nil {
+		fmt.Fprintf(w, row, "PyTorch "+r.Torch, fmt.Sprintf("%.2f", *r.TorchImgS),
+			fmt.Sprintf("%.3f", float64(r.Batch) / *r.TorchImgS))
+	}
+	if r.Ratio != nil {
+		_, err := fmt.Fprintf(w, "\nGo's time / PyTorch's time: %.2f×\n", *r.Ratio)
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nPyTorch skipped: %s\n", r.TorchSkipped)
+	return err
+}
