@@ -23,10 +23,10 @@ type Data struct {
 }
 
 // LoadData downloads and extracts the dataset where needed (see datasets.DownloadHymenoptera: the source is
-// $HYMENOPTERA_DATA_URL or the tutorial's URL), reads both splits with ImageFolder and builds their loaders with
+// the settings' DataSource, else $HYMENOPTERA_DATA_URL, else the tutorial's URL), reads both splits with ImageFolder and builds their loaders with
 // the settings' batch size, image size, seed and, with MaxImages, a class-balanced subset of each split.
 func LoadData(ctx context.Context, s Settings) (*Data, error) {
-	dir, err := datasets.DownloadHymenoptera(ctx, datasets.DownloadOptions{})
+	dir, err := datasets.DownloadHymenoptera(ctx, datasets.DownloadOptions{Source: s.DataSource})
 	if err != nil {
 		return nil, err
 	}

@@ -24,14 +24,27 @@ func DescribeWeights(ctx context.Context) (string, error) {
 	return WeightsDescription(file), nil
 }
 
+// ImageNetWeights names torchvision's pretrained IMAGENET1K_V1 weights where a weights file could be given.
+const ImageNetWeights = "imagenet"
+
 // NewTransferModel is the tutorial's model setup: ResNet-18 with the pretrained weights (progress of a first
-// download to progress), its fc replaced by a new layer with one output per class, initialised from seed.
+// download goes to progress), its fc replaced by a new layer with one output per class, initialised from seed.
 func NewTransferModel(ctx context.Context, classes []string, seed int64, progress io.Writer) (*models.ResNet, error) {
+	return TransferModelFrom(ctx, ImageNetWeights, classes, seed, progress)
+}
+
+// TransferModelFrom is NewTransferModel with other starting weights: a checkpoint file, or ImageNetWeights.
+func TransferModelFrom(ctx context.Context, weights string, classes []string, seed int64, progress io.Writer) (*models.ResNet, error) {
 	backend, err := backends.New(progress)
 	if err != nil {
 		return nil, err
 	}
-	m, err := models.Pretrained(ctx, backend, models.ResNet18ImageNet1KV1, progress)
+	var m *models.ResNet
+	if weights == ImageNetWeights {
+		m, err = models.Pretrained(ctx, backend, models.ResNet18ImageNet1KV1, progress)
+	} else {
+		m, err = models.FromCheckpoint(backend, weights)
+	}
 	if err != nil {
 		return nil, err
 	}

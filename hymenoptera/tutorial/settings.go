@@ -41,6 +41,9 @@ type Settings struct {
 	RunsDir string
 	// Resume continues an interrupted run instead of starting over.
 	Resume bool
+	// DataSource is where the dataset comes from (see datasets.DownloadOptions.Source); "" means
+	// $HYMENOPTERA_DATA_URL, else the tutorial's URL.
+	DataSource string
 }
 
 // Defaults are the tutorial's values.

@@ -33,8 +33,8 @@ var benchSGD = train.SGD{LR: 0.001, Momentum: 0.9}
 func init() {
 	register(&command{
 		name: "bench",
-		synopsis: "--mode eval|train|data [--batch N] [--iters K --warmup W | --epochs E --data SOURCE] [--threads T] " +
-			"[--torch=false] [--json]",
+		synopsis: "--mode eval|train|data|epoch [--batch N] [--iters K --warmup W | --epochs E --data SOURCE] " +
+			"[--scenario finetune|fixed] [--threads T] [--torch=false] [--json]",
 		summary: "time the model or the data pipelines, side by side with PyTorch",
 		details: `
 Times the same work in Go and in PyTorch (Debian's python3-torch as /usr/bin/python3, or $HYMENOPTERA_PYTHON),
@@ -47,6 +47,9 @@ one after the other, never both at once:
   data   the tutorial's train and val data pipelines (decoding, transforms, batching; no model), E epochs
          each: the first decodes every file, later ones take the decoded images from the loader's cache; next
          to torchvision's DataLoader, which decodes every epoch
+  epoch  E of the tutorial's epochs of --scenario (finetune or fixed) on the whole dataset, training and
+         validation phases timed apart: TrainModel with the loader against the tutorial's train_model loop
+         with torchvision's DataLoader (a 2-class ResNet-18 with random weights on both sides)
 
 For eval and train, W untimed iterations run first, then K timed ones: the first iteration compiles the Go
 graph, and on the pure-Go backend the second is still about 10% slower than the next ones, hence W = 2.
@@ -65,17 +68,17 @@ and "torch_skipped" says why. data prints a table of epochs, or with --json data
 type benchOptions struct {
 	mode                                  string
 	batch, iters, warmup, epochs, threads int
-	data                                  string
+	data, scenario                        string
 	torch, json                           bool
 	fs                                    *flag.FlagSet // to see which flags the command line set
 }
 
 // benchModes are the values of --mode.
-var benchModes = []string{"eval", "train", "data"}
+var benchModes = []string{"eval", "train", "data", "epoch"}
 
 // modeFlags are the flags that only some modes take, with those modes.
-var modeFlags = map[string][]string{"iters": {"eval", "train"}, "warmup": {"eval", "train"}, "epochs": {"data"},
-	"data": {"data"}}
+var modeFlags = map[string][]string{"iters": {"eval", "train"}, "warmup": {"eval", "train"},
+	"epochs": {"data", "epoch"}, "data": {"data", "epoch"}, "scenario": {"epoch"}}
 
 func setupBench(fs *flag.FlagSet) runFunc {
 	o := &benchOptions{fs: fs}
@@ -83,7 +86,8 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&o.batch, "batch", 4, "`N` images per batch (the tutorial's batch size)")
 	fs.IntVar(&o.iters, "iters", 5, "`K` timed iterations (eval, train)")
 	fs.IntVar(&o.warmup, "warmup", 2, "`W` untimed warm-up iterations first (eval, train)")
-	fs.IntVar(&o.epochs, "epochs", 3, "`E` epochs per pipeline (data)")
+	fs.IntVar(&o.epochs, "epochs", 3, "`E` epochs per pipeline (data) or of the scenario (epoch)")
+	fs.StringVar(&o.scenario, "scenario", "finetune", "`scenario` of --mode epoch: finetune or fixed")
 	fs.StringVar(&o.data, "data", "", "`SOURCE` of the dataset: its zip's path or URL, or a directory (data; default: "+
 		"downloaded once into the cache)")
 	fs.IntVar(&o.threads, "threads", 2, "`T` threads on each side")
@@ -112,8 +116,11 @@ func (o *benchOptions) run(ctx context.Context, out streams, args []string) erro
 	if misplaced != nil {
 		return misplaced
 	}
-	if o.mode == "data" {
+	switch o.mode {
+	case "data":
 		return o.benchData(ctx, out)
+	case "epoch":
+		return o.benchEpoch(ctx, out)
 	}
 	return o.benchModel(ctx, out)
 }

@@ -1,8 +1,9 @@
-// Command hymenoptera runs the tutorial's ResNet-18 from the command line: predictions on image files and the
-// benchmark that puts the Go implementation side by side with PyTorch.
+// Command hymenoptera runs the tutorial's ResNet-18 from the command line: training either scenario,
+// predictions on image files, and the benchmarks that put the Go implementation side by side with PyTorch.
 //
 //	hymenoptera predict --weights FILE|imagenet [--json] [--batch N] IMAGE...
-//	hymenoptera bench --mode eval|train|data [--batch N] [--iters K] [--warmup W] [--json]
+//	hymenoptera bench --mode eval|train|data|epoch [--batch N] [--iters K] [--warmup W] [--json]
+//	hymenoptera train --scenario finetune|fixed [--epochs N] [--weights FILE|imagenet] [--data SOURCE] [--out DIR]
 //	hymenoptera help [COMMAND]
 //
 // Build it with GOEXPERIMENT=simd: the pure-Go backend's matrix multiplication needs it to be fast (the command
