@@ -2,8 +2,6 @@ package datasets
 
 import (
 	"archive/zip"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/hub"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/atomicfile"
 )
 
@@ -30,7 +29,7 @@ const extractedMarker = ".extracted-from"
 // A dest that exists without that record was not made by ExtractZip and is an error (it is never deleted).
 // Extracting into one dest from several processes at once is not supported.
 func ExtractZip(zipPath, dest string) error {
-	digest, err := fileSHA256(zipPath)
+	digest, err := hub.FileSHA256(zipPath)
 	if err != nil {
 		return fmt.Errorf("datasets: extracting %s: %w", zipPath, err)
 	}
@@ -93,19 +92,6 @@ func extractedFrom(dest, digest string) (bool, error) {
 func recordedDigest(dest string) (string, bool) {
 	recorded, err := os.ReadFile(filepath.Join(dest, extractedMarker))
 	return strings.TrimSpace(string(recorded)), err == nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // extractInto writes the archive's directories and regular files under dir, refusing any other entry.

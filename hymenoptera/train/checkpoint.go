@@ -1,8 +1,6 @@
 package train
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/hub"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/atomicfile"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/statedict"
@@ -85,10 +84,10 @@ func saveEpoch(dir string, m *models.ResNet, s *Stepper, state runState) error {
 	if err := statedict.SaveSafetensors(optimizerPath, momentum); err != nil {
 		return err
 	}
-	if state.LastSHA256, err = fileSHA256(lastPath); err != nil {
+	if state.LastSHA256, err = hub.FileSHA256(lastPath); err != nil {
 		return err
 	}
-	if state.OptimizerSHA256, err = fileSHA256(optimizerPath); err != nil {
+	if state.OptimizerSHA256, err = hub.FileSHA256(optimizerPath); err != nil {
 		return err
 	}
 	state.Version = stateVersion
@@ -125,7 +124,7 @@ func loadState(dir string, m *models.ResNet, s *Stepper, settings runSettings) (
 	for _, f := range []struct{ name, digest string }{
 		{lastCheckpoint, state.LastSHA256}, {optimizerCheckpoint, state.OptimizerSHA256},
 	} {
-		got, err := fileSHA256(filepath.Join(dir, f.name))
+		got, err := hub.FileSHA256(filepath.Join(dir, f.name))
 		if err != nil {
 			return state, corrupt("%v", err)
 		}
@@ -149,19 +148,6 @@ func loadState(dir string, m *models.ResNet, s *Stepper, settings runSettings) (
 		return state, corrupt("%s: %v", optimizerCheckpoint, err)
 	}
 	return state, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	hash := sha256.New()
-	if _, err := io.Copy(hash, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	return hex.EncodeToString(hash.Sum(nil)), nil
 }
 
 // isNotExist reports whether err says there is nothing to resume.
