@@ -40,18 +40,10 @@ func (r *report) line(status, item, format string, args ...any) {
 func runDoctor(args []string, stdout io.Writer) error {
 	fs := newFlagSet("doctor", "[--prefix DIR | --user] [--name NAME]")
 	target := addTargetFlags(fs)
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
+	if err := parseNoArguments(fs, args); err != nil {
 		return err
 	}
-	if len(positional) > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, positional)
-	}
-	layout, err := target.layout()
-	if err != nil {
-		return err
-	}
-	r, err := findRepo()
+	layout, r, err := target.resolve()
 	if err != nil {
 		return err
 	}

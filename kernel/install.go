@@ -29,6 +29,28 @@ func addTargetFlags(fs *flag.FlagSet) *targetFlags {
 	}
 }
 
+// resolve returns the kernelspec layout the flags chose and the repository the kernel serves.
+func (t *targetFlags) resolve() (kernelspec.Layout, *repo, error) {
+	layout, err := t.layout()
+	if err != nil {
+		return layout, nil, err
+	}
+	r, err := findRepo()
+	return layout, r, err
+}
+
+// parseNoArguments parses a command line that takes flags only.
+func parseNoArguments(fs *flag.FlagSet, args []string) error {
+	positional, err := parseInterspersed(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(positional) > 0 {
+		return fmt.Errorf("%w: unexpected arguments %q", errUsage, positional)
+	}
+	return nil
+}
+
 func (t *targetFlags) layout() (kernelspec.Layout, error) {
 	if *t.prefix != "" && *t.user {
 		return kernelspec.Layout{}, fmt.Errorf("%w: --prefix and --user exclude each other", errUsage)
@@ -55,18 +77,10 @@ func (t *targetFlags) jupyterEnv(layout kernelspec.Layout) []string {
 func runInstall(args []string, stdout io.Writer) error {
 	fs := newFlagSet("install", "[--prefix DIR | --user] [--name NAME]")
 	target := addTargetFlags(fs)
-	positional, err := parseInterspersed(fs, args)
-	if err != nil {
+	if err := parseNoArguments(fs, args); err != nil {
 		return err
 	}
-	if len(positional) > 0 {
-		return fmt.Errorf("%w: unexpected arguments %q", errUsage, positional)
-	}
-	layout, err := target.layout()
-	if err != nil {
-		return err
-	}
-	r, err := findRepo()
+	layout, r, err := target.resolve()
 	if err != nil {
 		return err
 	}

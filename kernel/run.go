@@ -50,11 +50,7 @@ func runRun(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	layout, err := target.layout()
-	if err != nil {
-		return err
-	}
-	r, err := findRepo()
+	layout, r, err := target.resolve()
 	if err != nil {
 		return err
 	}
