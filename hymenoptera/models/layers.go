@@ -2,19 +2,21 @@ package models
 
 import (
 	"math"
+	"slices"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/support/exceptions"
 )
 
 // Activations inside the network are laid out [C, N, H, W] ("channels, batch, height, width").
 //
 // Why this unusual layout: on the pure-Go backend a convolution becomes one matrix multiplication of the kernel,
-// [O, KH·KW·I], by the image patches, [KH·KW·I, N, Ho, Wo]. With channels first, the forward product and both
-// products of its gradient are in the layouts that the backend's DotGeneral multiplies without copying (the
-// contracted axis last on the left, first or last on the right), and the patches are built by concatenating
-// whole strided slices along the first axis. In NHWC the kernel gradient contracts over the batch axis and the
-// backend transposes both operands first (about a fifth of a training step). XLA accepts any layout.
+// [O, I·KH·KW], by the image patches, [I·KH·KW, N, Ho, Wo]. With channels first, the forward product and the
+// products of its gradient are in the layouts that the backend's DotGeneral multiplies without copying the large
+// operand (the contracted axis last on the left, first or last on the right), and the patches are built by
+// stacking whole strided slices along a new second axis. In NHWC the kernel gradient contracts over the batch
+// axis and the backend transposes both operands first (about a fifth of a training step). XLA accepts any layout.
 
 // ConvAlgorithm says how convolutions are computed.
 type ConvAlgorithm int
@@ -66,25 +68,90 @@ func conv2d(x, kernel *graph.Node, stride, padding int, algorithm ConvAlgorithm)
 		return graph.ConvGeneral(x, kernel, axes, []int{stride, stride}, [][2]int{{padding, padding}, {padding, padding}},
 			nil, nil, 1, 1)
 	}
+	return loweredConv2d(x, kernel, stride, padding)
+}
+
+// loweredConv2d is conv2d as patch extraction and one matrix multiplication, with hand-written gradients where
+// GoMLX's generic ones are slow on the pure-Go backend:
+//   - patches: kernelᵀ·v directly in the patches' layout. GoMLX's DotGeneral gradient computes [N, Ho, Wo, K]
+//     and transposes it back, a full copy of the largest tensor of the backward pass.
+//   - input, for stride 1: the convolution of the output gradient v, padded by kh−1−padding, with the flipped
+//     kernel. Going through the patches instead scatters them back (the gradient of each strided slice is a
+//     full-size zero Pad, then kh·kw full-size Adds): about twice the memory traffic.
+//
+// Both use the output gradient v through outputAdjoint.
+func loweredConv2d(x, kernel *graph.Node, stride, padding int) *graph.Node {
 	dims := kernel.Shape().Dimensions
 	out, in, kh, kw := dims[0], dims[1], dims[2], dims[3]
-	patches := extractPatches(zeroPad(x, padding), kh, kw, stride)
-	// Kernel [O, I, KH, KW] → [O, KH, KW, I] → [O, KH·KW·I]: the same (kh, kw, channel) order as the patches.
-	flatKernel := graph.Reshape(graph.TransposeAllAxes(kernel, 0, 2, 3, 1), out, kh*kw*in)
-	return graph.DotGeneral(flatKernel, []int{1}, nil, patches, []int{0}, nil)
+	// Kernel [O, I, KH, KW] → [O, I·KH·KW]: the same (channel, kh, kw) order as the patches, with no copy.
+	flatKernel := graph.Reshape(kernel, out, in*kh*kw)
+
+	var adjoint outputAdjoint
+	if stride == 1 && kh-1 >= padding && kw == kh {
+		x = graph.IdentityWithCustomGradient(x, func(_, _ *graph.Node) *graph.Node {
+			// ∂L/∂x[i, n, h, w] = Σ kernel[o, i, a, b]·v'[o, n, h+KH−1−a, w+KW−1−b], v' the padded v: the
+			// windows of v' in reverse order (a, b) → (KH−1−a, KW−1−b) flip the kernel without copying it.
+			windows := windowSlices(zeroPad(adjoint.get(), kh-1-padding), kh, kw, 1)
+			slices.Reverse(windows)
+			transposed := graph.TransposeAllAxes(graph.Reshape(kernel, out, in, kh*kw), 1, 0, 2)
+			transposed = graph.Reshape(transposed, in, out*kh*kw)
+			return graph.DotGeneral(transposed, []int{1}, nil, stackPatches(windows), []int{0}, nil)
+		})
+	}
+	patches := graph.IdentityWithCustomGradient(extractPatches(zeroPad(x, padding), kh, kw, stride),
+		func(_, _ *graph.Node) *graph.Node {
+			return graph.DotGeneral(flatKernel, []int{0}, nil, adjoint.get(), []int{0}, nil)
+		})
+	return adjoint.capture(graph.DotGeneral(flatKernel, []int{1}, nil, patches, []int{0}, nil))
+}
+
+// outputAdjoint hands the gradient of an operation's output (its adjoint, v) to the custom gradients of its
+// inputs. GoMLX offers custom gradients only for single-input identities (graph.IdentityWithCustomGradient), so
+// an operation with hand-written gradients wraps its inputs in such identities, which ignore the generic gradient
+// they receive and compute their own from v, and wraps its output in capture. Reverse-mode autodiff visits nodes
+// from the last built to the first, so the output's identity records v before any input's gradient asks for it;
+// the generic gradients, left unused, are pruned from the compiled graph.
+type outputAdjoint struct{ v *graph.Node }
+
+// capture returns y unchanged, recording its gradient when autodiff reaches it.
+func (a *outputAdjoint) capture(y *graph.Node) *graph.Node {
+	return graph.IdentityWithCustomGradient(y, func(_, v *graph.Node) *graph.Node {
+		a.v = v
+		return v
+	})
+}
+
+// get returns the captured output gradient.
+func (a *outputAdjoint) get() *graph.Node {
+	if a.v == nil {
+		exceptions.Panicf("models: an input gradient was requested before its operation's output gradient")
+	}
+	return a.v
 }
 
 // zeroPad pads the spatial axes (2 and 3) of x by padding zeros on each side.
 func zeroPad(x *graph.Node, padding int) *graph.Node {
+	return padSpatial(x, 0, padding)
+}
+
+// padSpatial pads the spatial axes (2 and 3) of x [C, N, H, W] by padding copies of fill on each side.
+//
+// It concatenates fill blocks along the rows and then along the planes rather than using graph.Pad: the pure-Go
+// backend's Concatenate copies whole rows at a time, while its Pad copies element by element (several times
+// slower, and each convolution pads its input).
+func padSpatial(x *graph.Node, fill float64, padding int) *graph.Node {
 	if padding == 0 {
 		return x
 	}
-	return padSpatial(x, graph.ScalarZero(x.Graph(), x.DType()), padding)
-}
-
-func padSpatial(x, fill *graph.Node, padding int) *graph.Node {
-	return graph.Pad(x, fill, compute.PadAxis{}, compute.PadAxis{},
-		compute.PadAxis{Start: padding, End: padding}, compute.PadAxis{Start: padding, End: padding})
+	dims := x.Shape().Dimensions
+	c, n, h, w := dims[0], dims[1], dims[2], dims[3]
+	fillValue := graph.Scalar(x.Graph(), x.DType(), fill)
+	side := graph.BroadcastToDims(fillValue, c*n*h, padding)
+	rows := graph.Concatenate([]*graph.Node{side, graph.Reshape(x, c*n*h, w), side}, 1)
+	paddedW := w + 2*padding
+	edge := graph.BroadcastToDims(fillValue, c*n, padding, paddedW)
+	planes := graph.Concatenate([]*graph.Node{edge, graph.Reshape(rows, c*n, h, paddedW), edge}, 1)
+	return graph.Reshape(planes, c, n, h+2*padding, paddedW)
 }
 
 // windowSlices returns, for each (kh, kw) offset of a kh×kw window moved with the given stride over x
@@ -93,24 +160,35 @@ func windowSlices(x *graph.Node, kh, kw, stride int) []*graph.Node {
 	dims := x.Shape().Dimensions
 	outH := (dims[2]-kh)/stride + 1
 	outW := (dims[3]-kw)/stride + 1
-	slices := make([]*graph.Node, 0, kh*kw)
+	windows := make([]*graph.Node, 0, kh*kw)
 	for i := range kh {
 		for j := range kw {
-			slices = append(slices, graph.Slice(x, graph.AxisRange(), graph.AxisRange(),
+			windows = append(windows, graph.Slice(x, graph.AxisRange(), graph.AxisRange(),
 				graph.AxisRange(i, i+stride*(outH-1)+1).Stride(stride),
 				graph.AxisRange(j, j+stride*(outW-1)+1).Stride(stride)))
 		}
 	}
-	return slices
+	return windows
 }
 
-// extractPatches gathers the kh×kw windows of x [C, N, H, W] into [KH·KW·C, N, Ho, Wo], ordered (kh, kw, c).
+// extractPatches gathers the kh×kw windows of x [C, N, H, W] into [C·KH·KW, N, Ho, Wo], ordered (c, kh, kw) as
+// PyTorch's kernel [O, I, KH, KW] is: the slices are stacked along a new axis 1, [C, KH·KW, N, Ho, Wo], which
+// the backend concatenates by copying whole [N, Ho, Wo] blocks.
 func extractPatches(x *graph.Node, kh, kw, stride int) *graph.Node {
-	slices := windowSlices(x, kh, kw, stride)
-	if len(slices) == 1 {
-		return slices[0]
+	return stackPatches(windowSlices(x, kh, kw, stride))
+}
+
+// stackPatches stacks windows, each [C, N, Ho, Wo], into patches [C·len(windows), N, Ho, Wo], ordered (c, window).
+func stackPatches(windows []*graph.Node) *graph.Node {
+	if len(windows) == 1 {
+		return windows[0]
 	}
-	return graph.Concatenate(slices, 0)
+	dims := windows[0].Shape().Dimensions
+	stacked := make([]*graph.Node, len(windows))
+	for i, w := range windows {
+		stacked[i] = graph.InsertAxes(w, 1)
+	}
+	return graph.Reshape(graph.Concatenate(stacked, 1), dims[0]*len(windows), dims[1], dims[2], dims[3])
 }
 
 // maxPool2d is max-pooling of x [C, N, H, W] with a square window, stride and padding (padded with −∞, as
@@ -120,13 +198,9 @@ func maxPool2d(x *graph.Node, window, stride, padding int, algorithm ConvAlgorit
 		return graph.BackendReduceWindow(x, compute.ReduceOpMax, []int{1, 1, window, window}, []int{1, 1, stride, stride},
 			nil, nil, [][2]int{{0, 0}, {0, 0}, {padding, padding}, {padding, padding}})
 	}
-	padded := x
-	if padding > 0 {
-		padded = padSpatial(x, graph.Scalar(x.Graph(), x.DType(), math.Inf(-1)), padding)
-	}
-	slices := windowSlices(padded, window, window, stride)
-	result := slices[0]
-	for _, s := range slices[1:] {
+	windows := windowSlices(padSpatial(x, math.Inf(-1), padding), window, window, stride)
+	result := windows[0]
+	for _, s := range windows[1:] {
 		result = graph.Max(result, s)
 	}
 	return result
@@ -137,5 +211,13 @@ func perChannel(v *graph.Node) *graph.Node {
 	return graph.Reshape(v, v.Shape().Dimensions[0], 1, 1, 1)
 }
 
-// relu is max(x, 0).
-func relu(x *graph.Node) *graph.Node { return graph.MaxScalar(x, 0) }
+// relu is max(x, 0), with PyTorch's gradient, v where x > 0 and 0 elsewhere, computed by one comparison and one
+// Where: GoMLX's gradient of Max builds sign indicators and reduces over the scalar side (several full passes).
+func relu(x *graph.Node) *graph.Node {
+	var adjoint outputAdjoint
+	zero := graph.ScalarZero(x.Graph(), x.DType())
+	x = graph.IdentityWithCustomGradient(x, func(x, _ *graph.Node) *graph.Node {
+		return graph.Where(graph.GreaterThan(x, zero), adjoint.get(), zero)
+	})
+	return adjoint.capture(graph.MaxScalar(x, 0))
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/compute"
@@ -130,4 +131,29 @@ func maxRelativeDiff(a, b []float32) float64 {
 		return diff
 	}
 	return diff / scale
+}
+
+// TestReluGradient checks relu's values and PyTorch's gradient convention: the output gradient passes where
+// x > 0 only, so at x = 0 the gradient is 0 (the wanted values are what torch.relu gives for these inputs).
+func TestReluGradient(t *testing.T) {
+	backend := goBackend(t)
+	exec, err := graph.NewExec(backend, func(x, v *graph.Node) []*graph.Node {
+		y := relu(x)
+		return []*graph.Node{y, graph.Gradient(graph.ReduceAllSum(graph.Mul(y, v)), x)[0]}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := tensors.FromFlatDataAndDimensions([]float32{-1.5, 0, 2, -0.25, 3}, 5)
+	v := tensors.FromFlatDataAndDimensions([]float32{10, 20, 30, 40, 50}, 5)
+	outputs, err := exec.Call(x, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]float32{{0, 0, 2, 0, 3}, {0, 0, 30, 0, 50}}
+	for i, name := range []string{"relu", "gradient"} {
+		if got := tensors.MustCopyFlatData[float32](outputs[i]); !slices.Equal(got, want[i]) {
+			t.Errorf("%s = %v, want %v", name, got, want[i])
+		}
+	}
 }
