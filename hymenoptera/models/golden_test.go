@@ -3,7 +3,6 @@ package models_test
 //go:generate /usr/bin/python3 ../reference/model_fixtures.py
 
 import (
-	"math"
 	"strings"
 	"testing"
 
@@ -76,22 +75,6 @@ func floats(t *testing.T, x *tensors.Tensor) []float32 {
 	return data
 }
 
-// diff returns the largest absolute difference and that difference relative to the largest |want|.
-func diff(got, want []float32) (absolute, relative float64) {
-	if len(got) != len(want) {
-		return math.Inf(1), math.Inf(1)
-	}
-	var scale float64
-	for i := range got {
-		absolute = max(absolute, math.Abs(float64(got[i])-float64(want[i])))
-		scale = max(scale, math.Abs(float64(want[i])))
-	}
-	if scale == 0 {
-		return absolute, absolute
-	}
-	return absolute, absolute / scale
-}
-
 // TestGoldenEvalLogits: eval-mode logits of torchvision's resnet18 (random weights, non-trivial BatchNorm) on
 // fixed 224×224 inputs, from both checkpoint formats, match PyTorch's to 1e-4 absolute.
 func TestGoldenEvalLogits(t *testing.T) {
@@ -106,7 +89,7 @@ func TestGoldenEvalLogits(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				abs, _ := diff(floats(t, logits), want)
+				abs, _ := testenv.MaxDiff(floats(t, logits), want)
 				t.Logf("eval logits: max absolute difference from PyTorch %.2g", abs)
 				if abs > 1e-4 {
 					t.Errorf("eval logits differ from PyTorch by %.3g (> 1e-4)", abs)
@@ -150,7 +133,7 @@ func TestGoldenTrainingStep(t *testing.T) {
 				t.Fatal(err)
 			}
 			check := func(name string, got, want []float32) {
-				_, rel := diff(got, want)
+				_, rel := testenv.MaxDiff(got, want)
 				if rel > 1e-4 {
 					t.Errorf("%s differs from PyTorch by %.3g relative (> 1e-4)", name, rel)
 				}

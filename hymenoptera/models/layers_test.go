@@ -2,7 +2,6 @@ package models
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -12,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/testenv"
 )
 
 func goBackend(t testing.TB) compute.Backend {
@@ -80,7 +80,7 @@ func TestConvMatMulEqualsNative(t *testing.T) {
 			native := convAndGradients(t, backend, ConvNative, tc.stride, tc.padding, x, kernel, outWeights)
 			lowered := convAndGradients(t, backend, ConvMatMul, tc.stride, tc.padding, x, kernel, outWeights)
 			for i, name := range []string{"output", "gradient wrt input", "gradient wrt kernel"} {
-				if d := maxRelativeDiff(lowered[i], native[i]); d > 1e-5 {
+				if d := relativeDiff(lowered[i], native[i]); d > 1e-5 {
 					t.Errorf("%s: lowered differs from native by %.3g (relative to the largest value)", name, d)
 				}
 			}
@@ -111,26 +111,10 @@ func TestMaxPoolMatMulEqualsNative(t *testing.T) {
 	}
 	native, lowered := run(ConvNative), run(ConvMatMul)
 	for i, name := range []string{"output", "gradient"} {
-		if d := maxRelativeDiff(lowered[i], native[i]); d != 0 {
+		if d := relativeDiff(lowered[i], native[i]); d != 0 {
 			t.Errorf("max-pool %s: lowered differs from native by %.3g", name, d)
 		}
 	}
-}
-
-// maxRelativeDiff is max|a−b| divided by max|b| (0 when b is all zeros and a equals it).
-func maxRelativeDiff(a, b []float32) float64 {
-	if len(a) != len(b) {
-		return math.Inf(1)
-	}
-	var diff, scale float64
-	for i := range a {
-		diff = max(diff, math.Abs(float64(a[i])-float64(b[i])))
-		scale = max(scale, math.Abs(float64(b[i])))
-	}
-	if scale == 0 {
-		return diff
-	}
-	return diff / scale
 }
 
 // TestReluGradient checks relu's values and PyTorch's gradient convention: the output gradient passes where
@@ -156,4 +140,9 @@ func TestReluGradient(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want[i])
 		}
 	}
+}
+
+func relativeDiff(got, want []float32) float64 {
+	_, relative := testenv.MaxDiff(got, want)
+	return relative
 }

@@ -51,15 +51,8 @@ func npz(t *testing.T, name string) map[string]*tensors.Tensor {
 
 // relativeDiff is max|a−b| / max|b|.
 func relativeDiff(a, b []float32) float64 {
-	var diff, scale float64
-	for i := range b {
-		diff = max(diff, math.Abs(float64(a[i])-float64(b[i])))
-		scale = max(scale, math.Abs(float64(b[i])))
-	}
-	if scale == 0 {
-		return diff
-	}
-	return diff / scale
+	_, relative := testenv.MaxDiff(a, b)
+	return relative
 }
 
 // TestGoldenSGDSteps: nine SGD-momentum steps with StepLR(step_size=4, gamma=0.1) stepped after each step, across

@@ -6,6 +6,7 @@
 package testenv
 
 import (
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -76,4 +77,22 @@ func missing(t testing.TB, format string, args ...any) {
 		t.Fatalf(format, args...)
 	}
 	t.Skipf(format, args...)
+}
+
+// MaxDiff returns the largest absolute difference between got and want, and that difference relative to the
+// largest |want| (the absolute one when want is all zeros): how the golden tests compare with PyTorch. Slices of
+// different lengths differ infinitely.
+func MaxDiff(got, want []float32) (absolute, relative float64) {
+	if len(got) != len(want) {
+		return math.Inf(1), math.Inf(1)
+	}
+	var scale float64
+	for i := range got {
+		absolute = max(absolute, math.Abs(float64(got[i])-float64(want[i])))
+		scale = max(scale, math.Abs(float64(want[i])))
+	}
+	if scale == 0 {
+		return absolute, absolute
+	}
+	return absolute, absolute / scale
 }
