@@ -92,6 +92,7 @@ func BenchmarkPipelines(ctx context.Context, opts BenchOptions) (BenchReport, er
 					return report, err
 				}
 				images += batch.N
+				batch.Release() // as a training loop does once the batch is on its way to the model
 			}
 			seconds := time.Since(start).Seconds()
 			*phase.figures = append(*phase.figures, EpochFigures{epoch, seconds, images, float64(images) / seconds})

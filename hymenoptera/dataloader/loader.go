@@ -68,7 +68,33 @@ type Batch struct {
 	N, H, W int
 	Labels  []int // Labels[i] is the label of image i
 	Indices []int // Indices[i] is the dataset index of image i
+
+	buffers *bufferPool // where Release returns Images
 }
+
+// Release hands the batch's image memory back to its loader, which fills it again for a later batch instead of
+// allocating (and zeroing) megabytes per batch: about a sixth of an epoch's time once the images are cached.
+// Call it when done with Images, or never; the batch must not be used after it.
+func (b *Batch) Release() {
+	if b.buffers != nil && b.Images != nil {
+		b.buffers.put(b.Images)
+	}
+	b.Images = nil
+}
+
+// bufferPool recycles the image memory of released batches.
+type bufferPool struct{ pool sync.Pool }
+
+// get returns a slice of n float32, recycled when possible. Its content is arbitrary: every slot of a batch is
+// written before the batch is handed out.
+func (p *bufferPool) get(n int) []float32 {
+	if recycled, ok := p.pool.Get().(*[]float32); ok && cap(*recycled) >= n {
+		return (*recycled)[:n]
+	}
+	return make([]float32, n)
+}
+
+func (p *bufferPool) put(images []float32) { p.pool.Put(&images) }
 
 // Loader iterates over a dataset in batches. Its methods may be called from several goroutines.
 type Loader struct {
@@ -79,6 +105,8 @@ type Loader struct {
 	// shape is the height<<32 | width of the last tensor the transform made: batches are allocated with it
 	// beforehand, so that samples are written into them directly.
 	shape atomic.Uint64
+	// buffers recycles the image memory of released batches.
+	buffers *bufferPool
 }
 
 // New returns a loader of ds, each sample transformed by tf, which must end with a tensor (ToTensor) of the same
@@ -96,7 +124,7 @@ func New(ds Dataset, tf transforms.Transform, opts Options) *Loader {
 	if opts.CacheBytes == 0 {
 		opts.CacheBytes = DefaultCacheBytes
 	}
-	return &Loader{ds: ds, tf: tf, opts: opts, cache: newImageCache(opts.CacheBytes)}
+	return &Loader{ds: ds, tf: tf, opts: opts, cache: newImageCache(opts.CacheBytes), buffers: &bufferPool{}}
 }
 
 // DatasetLen is the number of samples in the dataset.
@@ -171,6 +199,7 @@ type pendingBatch struct {
 	mu        sync.Mutex
 	remaining int // samples not finished
 	images    []float32
+	buffers   *bufferPool
 	// h and w are the size of the images: guessed (from the loader's previous samples) when the batch is
 	// allocated before its first sample arrives, fixed by the first sample that arrives.
 	h, w    int
@@ -186,7 +215,7 @@ func (p *pendingBatch) slot(slot int, shape uint64) []float32 {
 	defer p.mu.Unlock()
 	if p.images == nil && shape != 0 {
 		p.h, p.w = int(shape>>32), int(shape&(1<<32-1))
-		p.images = make([]float32, len(p.indices)*p.h*p.w*3)
+		p.images = p.buffers.get(len(p.indices) * p.h * p.w * 3)
 	}
 	if p.images == nil {
 		return nil
@@ -200,7 +229,7 @@ func (p *pendingBatch) store(slot int, t *transforms.Tensor, idx int) error {
 	p.mu.Lock()
 	if !p.fixed && (p.images == nil || t.H != p.h || t.W != p.w) {
 		p.h, p.w = t.H, t.W
-		p.images = make([]float32, len(p.indices)*t.H*t.W*3)
+		p.images = p.buffers.get(len(p.indices) * t.H * t.W * 3)
 	}
 	p.fixed = true
 	h, w, images := p.h, p.w, p.images
@@ -254,7 +283,8 @@ func (l *Loader) startEpoch(parent context.Context, epoch int) *epochRun {
 	r.batches = make([]*pendingBatch, l.Len())
 	for b := range r.batches {
 		indices := order[b*bs : min((b+1)*bs, len(order))]
-		r.batches[b] = &pendingBatch{indices: indices, remaining: len(indices), done: make(chan struct{})}
+		r.batches[b] = &pendingBatch{indices: indices, remaining: len(indices), done: make(chan struct{}),
+			buffers: l.buffers}
 	}
 	jobs := make(chan job)
 	r.wg.Go(func() {
@@ -300,7 +330,7 @@ func (r *epochRun) wait(b int) (Batch, error) {
 		return Batch{}, p.err
 	}
 	batch := Batch{Images: p.images, N: len(p.indices), H: p.h, W: p.w, Indices: p.indices,
-		Labels: make([]int, len(p.indices))}
+		Labels: make([]int, len(p.indices)), buffers: p.buffers}
 	for i, idx := range p.indices {
 		batch.Labels[i] = r.l.ds.Label(idx)
 	}

@@ -318,3 +318,27 @@ func TestConcurrentEpochs(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestReleasedMemoryIsRefilled: batches whose memory was released and recycled hold exactly what fresh ones do,
+// and Release empties the batch it is called on.
+func TestReleasedMemoryIsRefilled(t *testing.T) {
+	opts := dataloader.Options{BatchSize: 3, Shuffle: true, Seed: 7, Workers: 2}
+	want := collect(t, dataloader.New(newFake(17), transforms.Train(9), opts), 4)
+	l := dataloader.New(newFake(17), transforms.Train(9), opts)
+	for epoch := range 2 { // the second epoch runs on recycled memory
+		i := 0
+		for b, err := range l.Epoch(context.Background(), 4) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(b.Indices, want[i].Indices) || !slices.Equal(b.Images, want[i].Images) {
+				t.Fatalf("pass %d, batch %d differs from a loader that never recycles", epoch, i)
+			}
+			b.Release()
+			if b.Images != nil {
+				t.Fatal("Release left the images in the batch")
+			}
+			i++
+		}
+	}
+}

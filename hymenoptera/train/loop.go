@@ -236,6 +236,7 @@ func (r *trainingRun) phase(name string, data Batches, epoch int,
 			return PhaseStats{}, fmt.Errorf("train: interrupted in epoch %d: %w", epoch, err)
 		}
 		images, labels := batchTensors(batch)
+		batch.Release() // the tensors hold copies
 		result, err := step(images, labels)
 		if err != nil {
 			return PhaseStats{}, fmt.Errorf("train: epoch %d, %s batch %d: %w", epoch, name, done, err)
@@ -272,6 +273,7 @@ func (r *trainingRun) cachedValidation() (PhaseStats, error) {
 				return PhaseStats{}, fmt.Errorf("train: val data: %w", err)
 			}
 			images, labels := batchTensors(batch)
+			batch.Release()
 			features, err := r.stepper.Features(images)
 			if err != nil {
 				return PhaseStats{}, err
