@@ -14,7 +14,6 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
@@ -426,12 +425,4 @@ func (m *ResNet) CountParameters() int {
 		}
 	}
 	return total
-}
-
-// tensorDType names the dtype the state_dict uses for a key.
-func tensorDType(key string) dtypes.DType {
-	if strings.HasSuffix(key, ".num_batches_tracked") {
-		return dtypes.Int64
-	}
-	return dtypes.Float32
 }
