@@ -132,12 +132,18 @@ func TestGoldenTrainingStep(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var worst float64
+			var worstName string
 			check := func(name string, got, want []float32) {
 				_, rel := testenv.MaxDiff(got, want)
+				if rel > worst {
+					worst, worstName = rel, name
+				}
 				if rel > 1e-4 {
 					t.Errorf("%s differs from PyTorch by %.3g relative (> 1e-4)", name, rel)
 				}
 			}
+			defer func() { t.Logf("largest difference from PyTorch: %.2g relative (%s)", worst, worstName) }()
 			check("loss", floats(t, outputs[0]), floats(t, arrays["loss"]))
 			check("training-mode logits", floats(t, outputs[1]), floats(t, arrays["logits"]))
 			for i, key := range gradKeys {
