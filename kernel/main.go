@@ -17,6 +17,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/cliflags"
 )
 
 // command is one subcommand: it parses its own arguments and reports failure by error.
@@ -79,28 +81,14 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun `go run ./kernel <command> -h` for a command's flags.")
 }
 
-// parseInterspersed parses flags that may come before, between or after positional arguments (Go's flag package
-// stops at the first positional one), so that `run a.ipynb --out x b.ipynb` works. Everything after "--" is
-// positional.
+// parseInterspersed is cliflags.ParseInterspersed with flag errors as usage errors, so that
+// `run a.ipynb --out x b.ipynb` works.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+	positional, err := cliflags.ParseInterspersed(fs, args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return nil, fmt.Errorf("%w: %v", errUsage, err)
 	}
+	return positional, err
 }
 
 // newFlagSet returns a flag set that reports errors instead of exiting, with usage text naming the command.

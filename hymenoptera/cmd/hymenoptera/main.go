@@ -21,6 +21,8 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/cliflags"
 )
 
 // command is one subcommand. Each lives in a file of its own, which adds it to commands in an init function, so
@@ -129,27 +131,13 @@ func (c *command) run(ctx context.Context, out streams, args []string) int {
 	}
 }
 
-// parseInterspersed parses flags wherever they are among the positional arguments (the flag package stops at
-// the first positional one), so that `predict a.jpg --json b.jpg` works; everything after "--" is positional.
+// parseInterspersed is cliflags.ParseInterspersed with flag errors as usage errors.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, &usageError{err.Error()}
-		}
-		rest := fs.Args()
-		if len(rest) == 0 {
-			return positional, nil
-		}
-		if parsed := len(args) - len(rest); parsed > 0 && args[parsed-1] == "--" {
-			return append(positional, rest...), nil
-		}
-		positional = append(positional, rest[0])
-		args = rest[1:]
+	positional, err := cliflags.ParseInterspersed(fs, args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return nil, &usageError{err.Error()}
 	}
+	return positional, err
 }
 
 func help(out streams, args []string) int {
