@@ -146,14 +146,9 @@ func naturalIndex(k int) int {
 func (d *decoder) decodeSequential(b *bitReader, c *component, bx, by int) error {
 	blk := &d.block
 	*blk = [64]int32{}
-	t, err := b.decode(&d.dcTables[c.dcTable])
-	if err != nil {
+	if err := d.decodeDC(b, c); err != nil {
 		return err
 	}
-	if t > 16 {
-		return errBadCode
-	}
-	c.dcPred += b.receiveExtend(t)
 	blk[0] = int32(int16(c.dcPred)) * c.quant[0]
 	ac := &d.acTables[c.acTable]
 	onlyDC := true
@@ -198,6 +193,15 @@ func (d *decoder) decodeSequential(b *bitReader, c *component, bx, by int) error
 }
 
 func (d *decoder) decodeDCFirst(b *bitReader, c *component, bx, by int, al uint) error {
+	if err := d.decodeDC(b, c); err != nil {
+		return err
+	}
+	c.coefs[(by*c.bw+bx)*64] = int16(c.dcPred << al)
+	return nil
+}
+
+// decodeDC decodes a block's DC difference and adds it to the component's DC predictor.
+func (d *decoder) decodeDC(b *bitReader, c *component) error {
 	t, err := b.decode(&d.dcTables[c.dcTable])
 	if err != nil {
 		return err
@@ -206,7 +210,6 @@ func (d *decoder) decodeDCFirst(b *bitReader, c *component, bx, by int, al uint)
 		return errBadCode
 	}
 	c.dcPred += b.receiveExtend(t)
-	c.coefs[(by*c.bw+bx)*64] = int16(c.dcPred << al)
 	return nil
 }
 
