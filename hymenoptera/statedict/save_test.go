@@ -34,17 +34,20 @@ func referenceDump(t *testing.T, path string) described {
 
 var testMetadata = map[string]string{"classes": `["ants","bees"]`, "note": "é\n\"quoted\""}
 
-// SavePTH writes what torch.load reads back with the same keys, values and metadata, and what Load reads back.
-func TestSavePTHLoadsInTorch(t *testing.T) {
+// saveRoundTrip loads a fixture, saves it with metadata through save into a file named name, and checks that both
+// Load and the reference script (torch.load, or an independent safetensors reader) read back the same keys,
+// values and metadata.
+func saveRoundTrip(t *testing.T, fixture, name string, save func(path string, sd *StateDict) error) {
+	t.Helper()
 	want := widened(loadExpected(t).SD)
 	want.Metadata = testMetadata
-	sd, err := Load(testenv.Fixture(t, "statedict", "sd_zip.pth"))
+	sd, err := Load(testenv.Fixture(t, "statedict", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sd.Metadata = testMetadata
-	path := filepath.Join(t.TempDir(), "saved.pth")
-	if err := SavePTH(path, sd); err != nil {
+	path := filepath.Join(t.TempDir(), name)
+	if err := save(path, sd); err != nil {
 		t.Fatal(err)
 	}
 	back, err := Load(path)
@@ -53,6 +56,11 @@ func TestSavePTHLoadsInTorch(t *testing.T) {
 	}
 	assertMatches(t, back, want, true)
 	assertMatches(t, back, referenceDump(t, path), true)
+}
+
+// SavePTH writes what torch.load reads back with the same keys, values and metadata, and what Load reads back.
+func TestSavePTHLoadsInTorch(t *testing.T) {
+	saveRoundTrip(t, "sd_zip.pth", "saved.pth", SavePTH)
 }
 
 // The tutorial's use: a fine-tuned ResNet-18 saved from Go must load strictly into torchvision's model.
@@ -82,23 +90,7 @@ func TestSavePTHLoadsStrictlyIntoResNet18(t *testing.T) {
 
 // SaveSafetensors writes what Load and an independent reader (the reference script's) read back.
 func TestSaveSafetensorsRoundTrip(t *testing.T) {
-	want := widened(loadExpected(t).SD)
-	want.Metadata = testMetadata
-	sd, err := Load(testenv.Fixture(t, "statedict", "sd_legacy.pth"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sd.Metadata = testMetadata
-	path := filepath.Join(t.TempDir(), "saved.safetensors")
-	if err := SaveSafetensors(path, sd); err != nil {
-		t.Fatal(err)
-	}
-	back, err := Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	assertMatches(t, back, want, true)
-	assertMatches(t, back, referenceDump(t, path), true)
+	saveRoundTrip(t, "sd_legacy.pth", "saved.safetensors", SaveSafetensors)
 }
 
 func TestSaveRejectsInconsistentStateDicts(t *testing.T) {
