@@ -33,8 +33,12 @@ func parseZip(data []byte) (*StateDict, error) {
 	if !found {
 		return nil, errors.New("a zip archive without <archive>/data.pkl: not written by torch.save")
 	}
+	// torch.save writes this record since PyTorch 2.1: sys.byteorder, "little" or "big".
 	if f, ok := records[prefix+"byteorder"]; ok {
-		order, err := readRecord(f, 16)
+		if f.UncompressedSize64 > uint64(len("little")) {
+			return nil, fmt.Errorf("record %s holds %d bytes, not a byte order", f.Name, f.UncompressedSize64)
+		}
+		order, err := readRecord(f, -1)
 		if err != nil {
 			return nil, err
 		}

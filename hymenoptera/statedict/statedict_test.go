@@ -156,6 +156,57 @@ func TestLoadFixtures(t *testing.T) {
 	}
 }
 
+// PyTorch 2.1 and later add records to the zip format: <archive>/byteorder ("little" or "big") and, since 2.2,
+// <archive>/.data/serialization_id. A checkpoint saved that way loads like the same one from PyTorch 1.13 (the
+// torch that makes the fixtures), and a big-endian one is refused by name.
+func TestLoadNewerZipRecords(t *testing.T) {
+	want := loadExpected(t)
+	source, err := zip.OpenReader(testenv.Fixture(t, "statedict", "sd_zip.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer source.Close()
+	prefix, _, _ := strings.Cut(source.File[0].Name, "/")
+	for order, wantErr := range map[string]string{"little": "", "big": `byte order "big"`} {
+		t.Run(order, func(t *testing.T) {
+			var buf bytes.Buffer
+			zw := zip.NewWriter(&buf)
+			for _, f := range source.File {
+				if err := zw.Copy(f); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for name, content := range map[string]string{"byteorder": order, ".data/serialization_id": "0123456789"} {
+				w, err := zw.CreateHeader(&zip.FileHeader{Name: prefix + "/" + name, Method: zip.Store})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := w.Write([]byte(content)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := zw.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(t.TempDir(), "torch2.pth")
+			if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			sd, err := Load(path)
+			if wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), wantErr) || !strings.Contains(err.Error(), path) {
+					t.Errorf("Load = %v; want an error naming %s and saying %s", err, path, wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertMatches(t, sd, want.SD, true)
+		})
+	}
+}
+
 // A module's state_dict(keep_vars=True) pickles nn.Parameter values and torch's per-module _metadata versions,
 // which are not ours: Metadata stays empty.
 func TestLoadModuleParameters(t *testing.T) {

@@ -34,7 +34,7 @@ func init() {
 	register(&command{
 		name: "bench",
 		synopsis: "--mode eval|train|data|epoch [--batch N] [--iters K --warmup W | --epochs E --data SOURCE] " +
-			"[--scenario finetune|fixed] [--threads T] [--torch=false] [--json]",
+			"[--scenario finetune|fixed] [--threads T] [--torch=false] [--torch-device auto|cpu|cuda] [--json]",
 		summary: "time the model or the data pipelines, side by side with PyTorch",
 		details: `
 Times the same work in Go and in PyTorch (Debian's python3-torch as /usr/bin/python3, or $HYMENOPTERA_PYTHON),
@@ -55,10 +55,12 @@ For eval and train, W untimed iterations run first, then K timed ones: the first
 graph, and on the pure-Go backend the second is still about 10% slower than the next ones, hence W = 2.
 Both sides use T threads: GOMAXPROCS on the Go side (XLA's own thread pool ignores it), torch.set_num_threads
 and OMP_NUM_THREADS on PyTorch's; for data, T loader goroutines against T DataLoader worker processes. When
-torch cannot be imported, its side is reported as skipped, with the reason.
+torch cannot be imported, its side is reported as skipped, with the reason. For eval and train, PyTorch runs
+on --torch-device: auto picks the GPU (cuda) when the Go side runs on XLA's CUDA plugin, else the CPU.
 
 eval and train print a table, or with --json one JSON object:
-  {"mode", "batch", "iters", "warmup", "size", "threads", "backend", "go_img_s", "torch_img_s", "ratio", ...}
+  {"mode", "batch", "iters", "warmup", "size", "threads", "backend", "go_img_s", "torch_img_s", "ratio",
+   "torch_device", ...}
 ratio is Go's time over PyTorch's (above 1: Go is slower); the torch fields are null when its side is skipped,
 and "torch_skipped" says why. data prints a table of epochs, or with --json dataloader.BenchReport.`,
 		setup: setupBench,
@@ -68,7 +70,7 @@ and "torch_skipped" says why. data prints a table of epochs, or with --json data
 type benchOptions struct {
 	mode                                  string
 	batch, iters, warmup, epochs, threads int
-	data, scenario                        string
+	data, scenario, torchDevice           string
 	torch, json                           bool
 	fs                                    *flag.FlagSet // to see which flags the command line set
 }
@@ -78,7 +80,11 @@ var benchModes = []string{"eval", "train", "data", "epoch"}
 
 // modeFlags are the flags that only some modes take, with those modes.
 var modeFlags = map[string][]string{"iters": {"eval", "train"}, "warmup": {"eval", "train"},
-	"epochs": {"data", "epoch"}, "data": {"data", "epoch"}, "scenario": {"epoch"}}
+	"epochs": {"data", "epoch"}, "data": {"data", "epoch"}, "scenario": {"epoch"},
+	"torch-device": {"eval", "train"}}
+
+// torchDevices are the values of --torch-device.
+var torchDevices = []string{"auto", "cpu", "cuda"}
 
 func setupBench(fs *flag.FlagSet) runFunc {
 	o := &benchOptions{fs: fs}
@@ -92,6 +98,8 @@ func setupBench(fs *flag.FlagSet) runFunc {
 		"downloaded once into the cache)")
 	fs.IntVar(&o.threads, "threads", 2, "`T` threads on each side")
 	fs.BoolVar(&o.torch, "torch", true, "also time PyTorch (--torch=false: Go only)")
+	fs.StringVar(&o.torchDevice, "torch-device", "auto", "`DEVICE` PyTorch runs on (eval, train): cpu, cuda, or auto "+
+		"(cuda when the Go side runs on XLA's CUDA plugin)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object")
 	return o.run
 }
@@ -104,6 +112,8 @@ func (o *benchOptions) run(ctx context.Context, out streams, args []string) erro
 		return usagef("--mode is required")
 	case !slices.Contains(benchModes, o.mode):
 		return usagef("--mode %q: must be one of %s", o.mode, strings.Join(benchModes, ", "))
+	case !slices.Contains(torchDevices, o.torchDevice):
+		return usagef("--torch-device %q: must be one of %s", o.torchDevice, strings.Join(torchDevices, ", "))
 	case o.batch < 1 || o.iters < 1 || o.epochs < 1 || o.threads < 1 || o.warmup < 0:
 		return usagef("--batch, --iters, --epochs and --threads must be positive and --warmup not negative")
 	}
@@ -138,7 +148,8 @@ type modelReport struct {
 	// The PyTorch fields are null when its side did not run, and TorchSkipped says why.
 	TorchImgS    *float64 `json:"torch_img_s"`
 	Ratio        *float64 `json:"ratio"`
-	Torch        string   `json:"torch,omitempty"` // torch's version
+	Torch        string   `json:"torch,omitempty"`        // torch's version
+	TorchDevice  string   `json:"torch_device,omitempty"` // cpu or cuda
 	TorchSkipped string   `json:"torch_skipped,omitempty"`
 }
 
@@ -147,6 +158,7 @@ type torchResult struct {
 	Seconds float64 `json:"seconds"`
 	ImgS    float64 `json:"img_s"`
 	Torch   string  `json:"torch"`
+	Device  string  `json:"device"`
 }
 
 func (o *benchOptions) benchModel(ctx context.Context, out streams) error {
@@ -166,14 +178,14 @@ func (o *benchOptions) benchModel(ctx context.Context, out streams) error {
 	var torchErr error
 	if !o.torch {
 		report.TorchSkipped = "disabled by --torch=false"
-	} else if result, err := o.timeTorch(); err != nil {
+	} else if result, err := o.timeTorch(torchDevice(o.torchDevice, report.Backend)); err != nil {
 		report.TorchSkipped = err.Error()
 		if !errors.Is(err, torchref.ErrUnavailable) {
 			torchErr = err // torch is there but failed: report Go's figures, then fail
 		}
 	} else {
 		ratio := goSeconds / result.Seconds
-		report.TorchImgS, report.Ratio, report.Torch = &result.ImgS, &ratio, result.Torch
+		report.TorchImgS, report.Ratio, report.Torch, report.TorchDevice = &result.ImgS, &ratio, result.Torch, result.Device
 	}
 	if o.json {
 		err = json.NewEncoder(out.stdout).Encode(report)
@@ -241,15 +253,26 @@ func (o *benchOptions) timeGo(ctx context.Context, backend compute.Backend, prog
 	return elapsed.Seconds(), nil
 }
 
-// timeTorch runs reference/bench_model.py with the same settings.
-func (o *benchOptions) timeTorch() (torchResult, error) {
+// torchDevice resolves --torch-device: auto compares like with like, the GPU when Go's backend runs on one.
+func torchDevice(flag, backendConfig string) string {
+	if flag != "auto" {
+		return flag
+	}
+	if strings.HasPrefix(backendConfig, "xla:cuda") {
+		return "cuda"
+	}
+	return "cpu"
+}
+
+// timeTorch runs reference/bench_model.py with the same settings, on device (cpu or cuda).
+func (o *benchOptions) timeTorch(device string) (torchResult, error) {
 	var result torchResult
 	// torchref runs the script with this process's environment; OpenMP reads its pool size from it at start-up.
 	restore := setenv("OMP_NUM_THREADS", strconv.Itoa(o.threads))
 	defer restore()
 	err := torchref.RunJSON(&result, "bench_model.py", "--mode", o.mode, "--batch", strconv.Itoa(o.batch),
 		"--iters", strconv.Itoa(o.iters), "--warmup", strconv.Itoa(o.warmup), "--size", strconv.Itoa(imageSize),
-		"--classes", strconv.Itoa(benchClasses), "--threads", strconv.Itoa(o.threads))
+		"--classes", strconv.Itoa(benchClasses), "--threads", strconv.Itoa(o.threads), "--device", device)
 	if err == nil && result.Seconds <= 0 {
 		err = fmt.Errorf("bench_model.py reported %v seconds", result.Seconds)
 	}
@@ -277,7 +300,7 @@ func (r *modelReport) writeTable(w io.Writer) error {
 	fmt.Fprintf(w, row, "", "images/s", "s/iteration")
 	fmt.Fprintf(w, row, "Go ("+r.Backend+")", fmt.Sprintf("%.2f", r.GoImgS), fmt.Sprintf("%.3f", float64(r.Batch)/r.GoImgS))
 	if r.TorchImgS != nil {
-		fmt.Fprintf(w, row, "PyTorch "+r.Torch, fmt.Sprintf("%.2f", *r.TorchImgS),
+		fmt.Fprintf(w, row, "PyTorch "+r.Torch+" ("+r.TorchDevice+")", fmt.Sprintf("%.2f", *r.TorchImgS),
 			fmt.Sprintf("%.3f", float64(r.Batch) / *r.TorchImgS))
 	}
 	if r.Ratio != nil {

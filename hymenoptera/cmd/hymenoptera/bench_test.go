@@ -53,7 +53,26 @@ func TestBenchModelJSON(t *testing.T) {
 				t.Errorf("torch_img_s %v and ratio %v: want a positive rate and ratio = torch_img_s / go_img_s",
 					report["torch_img_s"], report["ratio"])
 			}
+			if report["torch_device"] != "cpu" {
+				t.Errorf("torch_device = %v, want cpu: the Go side runs on the CPU", report["torch_device"])
+			}
 		})
+	}
+}
+
+// TestTorchDevice: --torch-device auto times PyTorch on the GPU exactly when the Go side runs on XLA's CUDA plugin.
+func TestTorchDevice(t *testing.T) {
+	for _, c := range []struct{ flag, backend, want string }{
+		{"auto", "go", "cpu"},
+		{"auto", "xla:cpu", "cpu"},
+		{"auto", "xla:cuda", "cuda"},
+		{"auto", "xla:cuda,tf32=false", "cuda"},
+		{"cpu", "xla:cuda", "cpu"},
+		{"cuda", "go", "cuda"},
+	} {
+		if got := torchDevice(c.flag, c.backend); got != c.want {
+			t.Errorf("torchDevice(%q, %q) = %q, want %q", c.flag, c.backend, got, c.want)
+		}
 	}
 }
 

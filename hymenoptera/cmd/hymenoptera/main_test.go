@@ -33,6 +33,7 @@ func TestCommandLineErrors(t *testing.T) {
 		{[]string{"bench"}, []string{"--mode is required", "usage: hymenoptera bench"}},
 		{[]string{"bench", "--mode", "fast"}, []string{`--mode "fast"`, "eval, train, data"}},
 		{[]string{"bench", "--mode", "data", "--iters", "2"}, []string{"--iters is not for --mode data"}},
+		{[]string{"bench", "--mode", "eval", "--torch-device", "tpu"}, []string{`--torch-device "tpu"`, "auto, cpu, cuda"}},
 		{[]string{"bench", "--mode", "train", "--epochs", "2"}, []string{"--epochs is not for --mode train"}},
 		{[]string{"bench", "--mode", "eval", "--iters", "0"}, []string{"must be positive"}},
 		{[]string{"bench", "--mode", "eval", "extra"}, []string{`unexpected argument "extra"`}},
