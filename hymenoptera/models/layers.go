@@ -68,6 +68,9 @@ func conv2d(x, kernel *graph.Node, stride, padding int, algorithm ConvAlgorithm)
 		return graph.ConvGeneral(x, kernel, axes, []int{stride, stride}, [][2]int{{padding, padding}, {padding, padding}},
 			nil, nil, 1, 1)
 	}
+	if dims := x.Shape().Dimensions; stride == 1 && wideConvPays(kernel.Shape().Dimensions, dims[2], dims[3], padding) {
+		return wideConv2d(x, kernel, padding)
+	}
 	return loweredConv2d(x, kernel, stride, padding)
 }
 
@@ -131,27 +134,38 @@ func (a *outputAdjoint) get() *graph.Node {
 
 // zeroPad pads the spatial axes (2 and 3) of x by padding zeros on each side.
 func zeroPad(x *graph.Node, padding int) *graph.Node {
-	return padSpatial(x, 0, padding)
+	return padSpatial(x, 0, padding, padding)
 }
 
-// padSpatial pads the spatial axes (2 and 3) of x [C, N, H, W] by padding copies of fill on each side.
+// padSpatial pads the spatial axes (2 and 3) of x [C, N, H, W] with copies of fill: before rows above and
+// columns to the left, after rows below and columns to the right.
 //
 // It concatenates fill blocks along the rows and then along the planes rather than using graph.Pad: the pure-Go
 // backend's Concatenate copies whole rows at a time, while its Pad copies element by element (several times
 // slower, and each convolution pads its input).
-func padSpatial(x *graph.Node, fill float64, padding int) *graph.Node {
-	if padding == 0 {
+func padSpatial(x *graph.Node, fill float64, before, after int) *graph.Node {
+	if before == 0 && after == 0 {
 		return x
 	}
 	dims := x.Shape().Dimensions
 	c, n, h, w := dims[0], dims[1], dims[2], dims[3]
 	fillValue := graph.Scalar(x.Graph(), x.DType(), fill)
-	side := graph.BroadcastToDims(fillValue, c*n*h, padding)
-	rows := graph.Concatenate([]*graph.Node{side, graph.Reshape(x, c*n*h, w), side}, 1)
-	paddedW := w + 2*padding
-	edge := graph.BroadcastToDims(fillValue, c*n, padding, paddedW)
-	planes := graph.Concatenate([]*graph.Node{edge, graph.Reshape(rows, c*n, h, paddedW), edge}, 1)
-	return graph.Reshape(planes, c, n, h+2*padding, paddedW)
+	// withFill concatenates block between fill blocks of the given sizes along axis 1 of shape [rows, ·, rest...].
+	withFill := func(block *graph.Node, rest ...int) *graph.Node {
+		rows := block.Shape().Dimensions[0]
+		parts := []*graph.Node{block}
+		if before > 0 {
+			parts = slices.Insert(parts, 0, graph.BroadcastToDims(fillValue, append([]int{rows, before}, rest...)...))
+		}
+		if after > 0 {
+			parts = append(parts, graph.BroadcastToDims(fillValue, append([]int{rows, after}, rest...)...))
+		}
+		return graph.Concatenate(parts, 1)
+	}
+	paddedW := w + before + after
+	rows := withFill(graph.Reshape(x, c*n*h, w))
+	planes := withFill(graph.Reshape(rows, c*n, h, paddedW), paddedW)
+	return graph.Reshape(planes, c, n, h+before+after, paddedW)
 }
 
 // windowSlices returns, for each (kh, kw) offset of a kh×kw window moved with the given stride over x
@@ -198,7 +212,7 @@ func maxPool2d(x *graph.Node, window, stride, padding int, algorithm ConvAlgorit
 		return graph.BackendReduceWindow(x, compute.ReduceOpMax, []int{1, 1, window, window}, []int{1, 1, stride, stride},
 			nil, nil, [][2]int{{0, 0}, {0, 0}, {padding, padding}, {padding, padding}})
 	}
-	windows := windowSlices(padSpatial(x, math.Inf(-1), padding), window, window, stride)
+	windows := windowSlices(padSpatial(x, math.Inf(-1), padding, padding), window, window, stride)
 	result := windows[0]
 	for _, s := range windows[1:] {
 		result = graph.Max(result, s)

@@ -60,20 +60,32 @@ func convAndGradients(t *testing.T, backend compute.Backend, algorithm ConvAlgor
 }
 
 // TestConvMatMulEqualsNative checks the lowered convolution (patches + DotGeneral) against the backend's
-// ConvGeneral, forward and both gradients, for every kernel size and stride ResNet-18 uses.
+// ConvGeneral, forward and both gradients, for every kernel size and stride ResNet-18 uses, with strided-slice
+// patches and (stride 1, planes large enough) wide patches.
 func TestConvMatMulEqualsNative(t *testing.T) {
 	backend := goBackend(t)
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, tc := range []struct{ kernel, stride, padding, in, out, size int }{
-		{7, 2, 3, 3, 8, 23},
-		{3, 1, 1, 5, 6, 9},
-		{3, 2, 1, 5, 6, 10},
-		{1, 1, 0, 4, 7, 8},
-		{1, 2, 0, 4, 7, 9},
+	for _, tc := range []struct {
+		kernel, stride, padding, in, out, size int
+		wide                                   bool
+	}{
+		{7, 2, 3, 3, 8, 23, false},
+		{3, 1, 1, 5, 6, 9, false},
+		{3, 1, 1, 5, 6, 28, true},
+		{3, 2, 1, 5, 6, 10, false},
+		{1, 1, 0, 4, 7, 8, false},
+		{1, 2, 0, 4, 7, 9, false},
 	} {
-		t.Run(fmt.Sprintf("%dx%d_stride%d", tc.kernel, tc.kernel, tc.stride), func(t *testing.T) {
+		name := fmt.Sprintf("%dx%d_stride%d_%dx%d", tc.kernel, tc.kernel, tc.stride, tc.size, tc.size+1)
+		if tc.wide {
+			name += "_wide"
+		}
+		t.Run(name, func(t *testing.T) {
 			x := randomTensor(rng, tc.in, 2, tc.size, tc.size+1)
 			kernel := randomTensor(rng, tc.out, tc.in, tc.kernel, tc.kernel)
+			if wide := tc.stride == 1 && wideConvPays(kernel.Shape().Dimensions, tc.size, tc.size+1, tc.padding); wide != tc.wide {
+				t.Fatalf("wide patches: %v, want %v", wide, tc.wide)
+			}
 			outH := (tc.size+2*tc.padding-tc.kernel)/tc.stride + 1
 			outW := (tc.size+1+2*tc.padding-tc.kernel)/tc.stride + 1
 			outWeights := randomTensor(rng, tc.out, 2, outH, outW)
