@@ -39,7 +39,7 @@ type batchNorm struct {
 // rather than by GoMLX's differentiation of the graph: the same values in exact arithmetic, with about half the
 // full-size passes (each per-channel broadcast is a slow pass on the pure-Go backend). The gradients of x, weight
 // and bias get v through outputAdjoint.
-func (bn *batchNorm) train(x *graph.Node) *graph.Node {
+func (bn *batchNorm) train(x *graph.Node, algorithm ConvAlgorithm) *graph.Node {
 	g := x.Graph()
 	dims := x.Shape().Dimensions
 	count := float64(dims[1] * dims[2] * dims[3])
@@ -70,8 +70,8 @@ func (bn *batchNorm) train(x *graph.Node) *graph.Node {
 		vScale := graph.ConvertDType(alpha64, dtype)
 		xScale := graph.ConvertDType(graph.Neg(graph.Mul(k, alpha64)), dtype)
 		shift := graph.ConvertDType(graph.Mul(graph.Sub(graph.Mul(mean64, k), graph.DivScalar(sumV, count)), alpha64), dtype)
-		return graph.Add(graph.Add(graph.Mul(adjoint.get(), perChannel(vScale)), graph.Mul(x, perChannel(xScale))),
-			perChannel(shift))
+		return graph.Add(graph.Add(graph.Mul(adjoint.get(), perChannel(vScale, x, algorithm)),
+			graph.Mul(x, perChannel(xScale, x, algorithm))), perChannel(shift, x, algorithm))
 	})
 	weight = graph.IdentityWithCustomGradient(bn.weight.NodeValue(g), func(w, _ *graph.Node) *graph.Node {
 		_, dotP := adjointSums()
@@ -83,7 +83,7 @@ func (bn *batchNorm) train(x *graph.Node) *graph.Node {
 	})
 	alpha := graph.Mul(weight, invStd)
 	beta := graph.Sub(bias, graph.Mul(mean, alpha))
-	y := graph.Add(graph.Mul(input, perChannel(alpha)), perChannel(beta))
+	y := graph.Add(graph.Mul(input, perChannel(alpha, x, algorithm)), perChannel(beta, x, algorithm))
 
 	unbiased := graph.ConvertDType(graph.MulScalar(variance64, count/max(count-1, 1)), dtype)
 	bn.runningMean.SetNodeValue(momentumUpdate(bn.runningMean.NodeValue(g), mean))

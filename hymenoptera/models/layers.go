@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/support/exceptions"
 )
@@ -220,9 +221,18 @@ func maxPool2d(x *graph.Node, window, stride, padding int, algorithm ConvAlgorit
 	return result
 }
 
-// perChannel reshapes a [C] vector so that it broadcasts over x [C, N, H, W].
-func perChannel(v *graph.Node) *graph.Node {
-	return graph.Reshape(v, v.Shape().Dimensions[0], 1, 1, 1)
+// perChannel returns v [C] broadcast over like [C, N, H, W], for an element-wise operation between them. On the
+// pure-Go backend (ConvMatMul) the broadcast is materialised as the outer product of v with ones, one matrix
+// multiplication: the backend's element-wise operations run about 3.5 times faster between equal shapes than
+// with an implicit broadcast (0.5 ns an element, the product included, against 1.8 ns measured), and they are
+// the BatchNorm's largest cost. Elsewhere v is reshaped to [C, 1, 1, 1] and broadcast implicitly.
+func perChannel(v, like *graph.Node, algorithm ConvAlgorithm) *graph.Node {
+	dims := like.Shape().Dimensions
+	if algorithm != ConvMatMul {
+		return graph.Reshape(v, dims[0], 1, 1, 1)
+	}
+	ones := graph.Ones(v.Graph(), shapes.Make(v.DType(), 1, dims[1]*dims[2]*dims[3]))
+	return graph.Reshape(graph.DotGeneral(graph.Reshape(v, dims[0], 1), []int{1}, nil, ones, []int{0}, nil), dims...)
 }
 
 // relu is max(x, 0), with PyTorch's gradient, v where x > 0 and 0 elsewhere, computed by one comparison and one

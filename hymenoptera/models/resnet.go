@@ -258,12 +258,13 @@ func (m *ResNet) BuildHead(features *graph.Node) *graph.Node {
 
 func (c *convBN) apply(x *graph.Node, training bool, algorithm ConvAlgorithm) *graph.Node {
 	if training {
-		return c.bn.train(conv2d(x, c.kernel.NodeValue(x.Graph()), c.stride, c.padding, algorithm))
+		return c.bn.train(conv2d(x, c.kernel.NodeValue(x.Graph()), c.stride, c.padding, algorithm), algorithm)
 	}
 	// Eval: fold BatchNorm's scale into the kernel (small) rather than multiplying the activations (large).
 	scale, shift := c.bn.evalScaleShift(x.Graph())
-	kernel := graph.Mul(c.kernel.NodeValue(x.Graph()), perChannel(scale))
-	return graph.Add(conv2d(x, kernel, c.stride, c.padding, algorithm), perChannel(shift))
+	kernel := graph.Mul(c.kernel.NodeValue(x.Graph()), graph.Reshape(scale, scale.Shape().Dimensions[0], 1, 1, 1))
+	y := conv2d(x, kernel, c.stride, c.padding, algorithm)
+	return graph.Add(y, perChannel(shift, y, algorithm))
 }
 
 func (b *basicBlock) apply(x *graph.Node, training bool, algorithm ConvAlgorithm) *graph.Node {
