@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"runtime/debug"
 	"sort"
 	"strings"
@@ -99,7 +100,30 @@ func NewWithConfig(config string) (backend compute.Backend, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot create GoMLX backend %q: %w", config, err)
 	}
+	if name, options, _ := strings.Cut(config, ":"); name == GoBackend && !strings.Contains(options, "parallelism") {
+		unboundWorkers(backend)
+	}
 	return backend, nil
+}
+
+// unboundWorkers lifts the bound on the pure-Go backend's worker pool (as its option "parallelism=-1" does,
+// which also prints a line to standard output). With the default bound, 2·GOMAXPROCS workers, the backend hangs
+// for ever once that many matrix multiplications are ready at the same time: each holds a worker while it waits
+// for free workers to split its work across (compute v0.1.6, workerspool.Pool.Saturate). ResNet-18's graphs
+// reach that, in the backward pass and with its per-channel broadcasts. Without the bound every operation runs
+// in its own goroutine and each multiplication splits across GOMAXPROCS of them, so none waits for a worker.
+func unboundWorkers(backend compute.Backend) {
+	value := reflect.ValueOf(backend)
+	if value.Kind() == reflect.Pointer && value.Elem().Kind() == reflect.Struct {
+		if workers := value.Elem().FieldByName("Workers"); workers.IsValid() && workers.CanInterface() {
+			if pool, ok := workers.Interface().(interface{ SetMaxParallelism(int) }); ok {
+				pool.SetMaxParallelism(-1)
+				return
+			}
+		}
+	}
+	panic(fmt.Sprintf("backends: the pure-Go backend (%T) no longer has the worker pool this package adjusts: "+
+		"review unboundWorkers for this version of github.com/gomlx/compute", backend))
 }
 
 // BuiltWithSIMD reports whether this binary was compiled with GOEXPERIMENT=simd, which the pure-Go backend's matrix

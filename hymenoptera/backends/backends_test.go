@@ -6,6 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 )
 
 // TestChooseHonoursEnvironment: GOMLX_BACKEND decides when set.
@@ -39,5 +45,48 @@ func TestDamagedPluginFallsBackToGo(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "choice=go\n") {
 		t.Errorf("with a damaged plugin the choice was not the Go backend:\n%s", out)
+	}
+}
+
+// TestManyConcurrentMatMulsDoNotHang: a graph with many independent large matrix multiplications, run repeatedly.
+// With the pure-Go backend's default bounded worker pool, each multiplication occupies a worker while waiting for
+// more workers to fan out to, and once as many are ready as there are workers they all wait for ever (the
+// process sits idle). NewWithConfig lifts the bound.
+func TestManyConcurrentMatMulsDoNotHang(t *testing.T) {
+	backend, err := NewWithConfig(GoBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	const products, size = 16, 256
+	exec, err := graph.NewExec(backend, func(a *graph.Node) *graph.Node {
+		sum := graph.ScalarZero(a.Graph(), a.DType())
+		for i := range products {
+			b := graph.AddScalar(a, float64(i)) // independent operands, so the products can run at once
+			sum = graph.Add(sum, graph.ReduceAllSum(graph.DotGeneral(b, []int{1}, nil, b, []int{0}, nil)))
+		}
+		return sum
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	input := tensors.FromShape(shapes.Make(dtypes.Float32, size, size))
+	done := make(chan error, 1)
+	go func() {
+		for range 30 {
+			if _, err := exec.Exec(input); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("30 runs of 16 independent matrix multiplications did not finish in 2 minutes: the worker pool hangs")
 	}
 }

@@ -55,7 +55,7 @@ func wideConv2d(x, kernel *graph.Node, padding int) *graph.Node {
 		v := adjoint.get() // [O, N, Ho, Wo] → at column maxShift + q of a wide row, as the forward output was
 		vDims := v.Shape().Dimensions
 		wideRows := graph.Reshape(padSpatial(v, 0, k-1, 0), out, vDims[1]*(vDims[2]+k-1)*(vDims[3]+k-1))
-		vWide := graph.Concatenate([]*graph.Node{wideRows, zeros(v.Graph(), v, out, patches.Shape().Dimensions[1]-
+		vWide := graph.Concatenate([]*graph.Node{wideRows, zeros(v, out, patches.Shape().Dimensions[1]-
 			wideRows.Shape().Dimensions[1])}, 1)
 		return graph.Reshape(graph.DotGeneral(vWide, []int{1}, nil, patches, []int{1}, nil), out, in, k, k)
 	})
@@ -79,11 +79,11 @@ func widePatches(padded *graph.Node, k int, reversed bool) *graph.Node {
 		}
 		shift := (window/k)*wp + window%k
 		if shift < maxShift {
-			parts = append(parts, zeros(padded.Graph(), padded, c, maxShift-shift))
+			parts = append(parts, zeros(padded, c, maxShift-shift))
 		}
 		parts = append(parts, row)
 		if shift > 0 {
-			parts = append(parts, zeros(padded.Graph(), padded, c, shift))
+			parts = append(parts, zeros(padded, c, shift))
 		}
 	}
 	return graph.Reshape(graph.Concatenate(parts, 1), c*k*k, row.Shape().Dimensions[1]+maxShift)
@@ -95,12 +95,12 @@ func widePatches(padded *graph.Node, k int, reversed bool) *graph.Node {
 func wideOutput(product *graph.Node, paddedDims []int, k int) *graph.Node {
 	out, width := product.Shape().Dimensions[0], product.Shape().Dimensions[1]
 	n, hp, wp := paddedDims[1], paddedDims[2], paddedDims[3]
-	filled := graph.Concatenate([]*graph.Node{product, zeros(product.Graph(), product, out, (n+1)*hp*wp-width)}, 1)
+	filled := graph.Concatenate([]*graph.Node{product, zeros(product, out, (n+1)*hp*wp-width)}, 1)
 	return graph.Slice(graph.Reshape(filled, out, n+1, hp, wp), graph.AxisRange(), graph.AxisRange(0, n),
 		graph.AxisRange(k-1, hp), graph.AxisRange(k-1, wp))
 }
 
-// zeros is a block of zeros of like's dtype.
-func zeros(g *graph.Graph, like *graph.Node, dims ...int) *graph.Node {
-	return graph.BroadcastToDims(graph.ScalarZero(g, like.DType()), dims...)
+// zeros is a block of zeros of like's dtype, in like's graph.
+func zeros(like *graph.Node, dims ...int) *graph.Node {
+	return graph.BroadcastToDims(graph.ScalarZero(like.Graph(), like.DType()), dims...)
 }
