@@ -296,7 +296,7 @@ func (r *modelReport) writeTable(w io.Writer) error {
 	what := map[string]string{"eval": "evaluation forward pass", "train": "training step"}[r.Mode]
 	fmt.Fprintf(w, "ResNet-18 %s, batch %d of %d×%d images, %d threads: %d warm-up + %d timed iterations\n\n",
 		what, r.Batch, r.Size, r.Size, r.Threads, r.Warmup, r.Iters)
-	const row = "%-20s %10s %12s\n"
+	const row = "%-28s %10s %12s\n"
 	fmt.Fprintf(w, row, "", "images/s", "s/iteration")
 	fmt.Fprintf(w, row, "Go ("+r.Backend+")", fmt.Sprintf("%.2f", r.GoImgS), fmt.Sprintf("%.3f", float64(r.Batch)/r.GoImgS))
 	if r.TorchImgS != nil {
