@@ -57,7 +57,8 @@ func writeNotebook(t *testing.T, path string, cells ...string) {
 }
 
 // drawCell imports this repository's nbcheck package (so the notebook must find the module through the kernel's
-// go.work) and GoNB's gonbui, draws a gradient, prints what nbcheck measures of it, and displays it.
+// go.work) and GoNB's gonbui, draws a gradient, prints what nbcheck measures of it, and displays it (then waits
+// for GoNB to take it, as gonbui.Sync's documentation asks of a program that exits right after displaying).
 const drawCell = `import (
 	"bytes"
 	"image"
@@ -81,7 +82,8 @@ if err := png.Encode(&buf, img); err != nil {
 }
 fmt.Printf("gradient: %s\n", nbcheck.Measure(img))
 fmt.Printf("probe=%s experiment=%s\n", os.Getenv("HYMENOPTERA_KERNEL_PROBE"), os.Getenv("GOEXPERIMENT"))
-gonbui.DisplayPng(buf.Bytes())`
+gonbui.DisplayPng(buf.Bytes())
+gonbui.Sync() // the program exits next: wait until GoNB has the image`
 
 // TestKernelRunsANotebook installs the kernel into a temporary prefix (and temporary Jupyter directories: the
 // user's are not touched), runs a notebook through nbconvert with it, and checks the executed notebook, the HTML

@@ -169,8 +169,12 @@ type notebookOutput interface {
 // image/svg+xml outputs, is what both JupyterLab and nbconvert's HTML export show as is.
 type gonbOutput struct{}
 
+// Each output is followed by gonbui.Sync, which returns once GoNB has taken everything sent before it: a cell's
+// program that exits right after displaying could otherwise end before GoNB reads its last output from the pipe,
+// and the figure would be missing from the notebook.
 func (gonbOutput) display(html string) error {
 	gonbui.DisplayHTML(html)
+	gonbui.Sync()
 	return notebookError()
 }
 
@@ -178,6 +182,7 @@ func (gonbOutput) display(html string) error {
 // creates the output and later ones replace it (update_display_data).
 func (gonbOutput) update(id, html string) error {
 	gonbui.UpdateHTML(id, html)
+	gonbui.Sync()
 	return notebookError()
 }
 
