@@ -97,9 +97,7 @@ func loweredConv2d(x, kernel *graph.Node, stride, padding int) *graph.Node {
 			// windows of v' in reverse order (a, b) → (KH−1−a, KW−1−b) flip the kernel without copying it.
 			windows := windowSlices(zeroPad(adjoint.get(), kh-1-padding), kh, kw, 1)
 			slices.Reverse(windows)
-			transposed := graph.TransposeAllAxes(graph.Reshape(kernel, out, in, kh*kw), 1, 0, 2)
-			transposed = graph.Reshape(transposed, in, out*kh*kw)
-			return graph.DotGeneral(transposed, []int{1}, nil, stackPatches(windows), []int{0}, nil)
+			return graph.DotGeneral(inputGradientKernel(kernel), []int{1}, nil, stackPatches(windows), []int{0}, nil)
 		})
 	}
 	patches := graph.IdentityWithCustomGradient(extractPatches(zeroPad(x, padding), kh, kw, stride),
@@ -107,6 +105,14 @@ func loweredConv2d(x, kernel *graph.Node, stride, padding int) *graph.Node {
 			return graph.DotGeneral(flatKernel, []int{0}, nil, adjoint.get(), []int{0}, nil)
 		})
 	return adjoint.capture(graph.DotGeneral(flatKernel, []int{1}, nil, patches, []int{0}, nil))
+}
+
+// inputGradientKernel is kernel [O, I, KH, KW] laid out for a stride-1 input gradient, [I, O·KH·KW] ordered
+// (o, kh, kw): the kernel of the transposed convolution, whose flip comes from taking the windows in reverse.
+func inputGradientKernel(kernel *graph.Node) *graph.Node {
+	dims := kernel.Shape().Dimensions
+	out, in, kernelSize := dims[0], dims[1], dims[2]*dims[3]
+	return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(kernel, out, in, kernelSize), 1, 0, 2), in, out*kernelSize)
 }
 
 // outputAdjoint hands the gradient of an operation's output (its adjoint, v) to the custom gradients of its

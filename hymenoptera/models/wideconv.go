@@ -46,24 +46,29 @@ func wideConv2d(x, kernel *graph.Node, padding int) *graph.Node {
 	var adjoint outputAdjoint
 	var patches *graph.Node
 	x = graph.IdentityWithCustomGradient(x, func(_, _ *graph.Node) *graph.Node {
-		transposed := graph.TransposeAllAxes(graph.Reshape(kernel, out, in, k*k), 1, 0, 2)
-		vPadded := zeroPad(adjoint.get(), k-1-padding)
-		vPatches := widePatches(vPadded, k, true)
-		return wideOutput(graph.DotGeneral(graph.Reshape(transposed, in, out*k*k), []int{1}, nil, vPatches, []int{0},
-			nil), vPadded.Shape().Dimensions, k)
+		dx, _ := wideConvolve(inputGradientKernel(kernel), zeroPad(adjoint.get(), k-1-padding), k, true)
+		return dx
 	})
 	kernel = graph.IdentityWithCustomGradient(kernel, func(_, _ *graph.Node) *graph.Node {
-		v := adjoint.get() // [O, N, Ho, Wo] → at column maxShift + q of a wide row, as the forward output was
-		vDims := v.Shape().Dimensions
-		wideRows := graph.Reshape(padSpatial(v, 0, k-1, 0), out, vDims[1]*(vDims[2]+k-1)*(vDims[3]+k-1))
-		vWide := graph.Concatenate([]*graph.Node{wideRows, zeros(v, out, patches.Shape().Dimensions[1]-
-			wideRows.Shape().Dimensions[1])}, 1)
+		// Output q of v [O, N, Ho, Wo] goes where the forward's wide product had it: at (n, ho + k − 1, wo + k − 1)
+		// of [O, N, Hp, Wp], then maxShift + q once the rows are flattened, with zeros up to the patches' width.
+		vPadded := padSpatial(adjoint.get(), 0, k-1, 0)
+		rows := graph.Reshape(vPadded, out, vPadded.Shape().Size()/out)
+		vWide := graph.Concatenate([]*graph.Node{rows, zeros(rows, out, patches.Shape().Dimensions[1]-
+			rows.Shape().Dimensions[1])}, 1)
 		return graph.Reshape(graph.DotGeneral(vWide, []int{1}, nil, patches, []int{1}, nil), out, in, k, k)
 	})
-	padded := zeroPad(x, padding)
-	patches = widePatches(padded, k, false)
-	product := graph.DotGeneral(graph.Reshape(kernel, out, in*k*k), []int{1}, nil, patches, []int{0}, nil)
-	return adjoint.capture(wideOutput(product, padded.Shape().Dimensions, k))
+	var y *graph.Node
+	y, patches = wideConvolve(graph.Reshape(kernel, out, in*k*k), zeroPad(x, padding), k, false)
+	return adjoint.capture(y)
+}
+
+// wideConvolve convolves padded [C, N, Hp, Wp] with a k×k kernel flattened to [O, C·k²], through wide patches
+// (windows in reverse order if reversed), giving [O, N, Ho, Wo] and the patches it multiplied.
+func wideConvolve(flatKernel, padded *graph.Node, k int, reversed bool) (output, patches *graph.Node) {
+	patches = widePatches(padded, k, reversed)
+	product := graph.DotGeneral(flatKernel, []int{1}, nil, patches, []int{0}, nil)
+	return wideOutput(product, padded.Shape().Dimensions, k), patches
 }
 
 // widePatches returns the wide patches of padded [C, N, Hp, Wp] for a k×k window: [C·k², N·Hp·Wp + maxShift],

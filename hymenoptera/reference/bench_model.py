@@ -15,8 +15,8 @@ its result back), and torch's defaults stand: cuDNN may use TF32 in convolutions
 
 Inputs are a fixed random batch of S×S images (NCHW, torch's layout) and random labels. W untimed iterations run
 first, then K timed ones. Prints progress on standard error and one JSON object as its last line of standard
-output: {"mode", "batch", "iters", "warmup", "size", "threads", "device", "torch", "seconds", "img_s"}, seconds being the
-total of the K timed iterations.
+output: {"mode", "batch", "iters", "warmup", "size", "threads", "device", "torch", "seconds", "img_s"}, seconds
+being the total of the K timed iterations.
 """
 
 import argparse
