@@ -20,24 +20,11 @@ func toRGB(src image.Image) *transforms.Image {
 	case *image.NYCbCrA: // lossy WebP with alpha, which PIL drops
 		webpToRGB(dst, &src.YCbCr)
 	case *image.Gray:
-		for y := range h {
-			in := src.Pix[y*src.Stride : y*src.Stride+w]
-			out := dst.Row(y)
-			for x, v := range in {
-				out[3*x], out[3*x+1], out[3*x+2] = v, v, v
-			}
-		}
+		grayToRGB(dst, src.Pix, src.Stride, 1)
 	case *image.Gray16:
 		// PIL clips a 16-bit grayscale value ("I;16") to 255 when converting to RGB, which saturates nearly every
 		// pixel; we keep the high byte instead, as PIL does for 16-bit RGB.
-		for y := range h {
-			in := src.Pix[y*src.Stride : y*src.Stride+2*w]
-			out := dst.Row(y)
-			for x := range w {
-				v := in[2*x]
-				out[3*x], out[3*x+1], out[3*x+2] = v, v, v
-			}
-		}
+		grayToRGB(dst, src.Pix, src.Stride, 2)
 	case *image.CMYK:
 		for y := range h {
 			in := src.Pix[y*src.Stride : y*src.Stride+4*w]
@@ -106,6 +93,19 @@ func unpremultiply(c, a uint8) uint8 {
 		return 0
 	}
 	return uint8(min(int(c)*255/int(a), 255))
+}
+
+// grayToRGB copies grey pixels of bytesPerSample bytes (big-endian: the first byte is the high one) into all three
+// channels of dst.
+func grayToRGB(dst *transforms.Image, pix []uint8, stride, bytesPerSample int) {
+	for y := range dst.H {
+		in := pix[y*stride : y*stride+dst.W*bytesPerSample]
+		out := dst.Row(y)
+		for x := range dst.W {
+			v := in[x*bytesPerSample]
+			out[3*x], out[3*x+1], out[3*x+2] = v, v, v
+		}
+	}
 }
 
 // dropAlpha copies the colour of 4-channel pixels of bytesPerChannel bytes (big-endian, so the first byte is the
