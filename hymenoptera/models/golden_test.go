@@ -149,8 +149,9 @@ func TestGoldenTrainingStep(t *testing.T) {
 			for _, p := range m.Parameters() {
 				vars[p.Key] = p.Variable
 			}
+			m.Train()
 			exec, err := model.NewExec(backend, m.Store(), func(_ *model.Scope, images, labels *graph.Node) []*graph.Node {
-				logits := m.BuildLogits(images, true)
+				logits := m.BuildLogits(images)
 				loss := train.CrossEntropyLoss(logits, labels)
 				params := make([]*graph.Node, len(gradKeys))
 				for i, key := range gradKeys {

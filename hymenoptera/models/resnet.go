@@ -215,6 +215,10 @@ func (m *ResNet) Eval() { m.training = false }
 // Training reports whether the model is in training mode.
 func (m *ResNet) Training() bool { return m.training }
 
+// SetTraining sets the mode, like torch's model.train(mode): code that switches to evaluation for a while puts
+// the caller's mode back with it.
+func (m *ResNet) SetTraining(training bool) { m.training = training }
+
 func (m *ResNet) newVariable(key string, value *tensors.Tensor) (*model.Variable, error) {
 	return m.store.CreateVariable(keyToPath(key), value)
 }
@@ -227,16 +231,19 @@ func pathToKey(path string) string {
 	return strings.ReplaceAll(strings.TrimPrefix(path, "/"), "/", ".")
 }
 
-// BuildLogits builds the graph of the forward pass: images [N, H, W, 3] to logits [N, NumClasses]. In training
-// mode it also records the BatchNorm running-statistics updates, which model.Exec applies after the call.
-// Training code calls it inside its own model.Exec on m.Store().
-func (m *ResNet) BuildLogits(images *graph.Node, training bool) *graph.Node {
-	return m.BuildHead(m.BuildFeatures(images, training))
+// BuildLogits builds the graph of the forward pass: images [N, H, W, 3] to logits [N, NumClasses], in the model's
+// current mode (Train, Eval), which is read here, when the graph is built: a graph compiled in one mode stays in
+// that mode, so callers keep one executor per mode (as Forward and train.Stepper do). In training mode it also
+// records the BatchNorm running-statistics updates, which model.Exec applies after the call. Training code calls
+// it inside its own model.Exec on m.Store().
+func (m *ResNet) BuildLogits(images *graph.Node) *graph.Node {
+	return m.BuildHead(m.BuildFeatures(images))
 }
 
-// BuildFeatures builds the backbone: images [N, H, W, 3] to the pooled features [N, FeatureWidth] that the head
-// reads.
-func (m *ResNet) BuildFeatures(images *graph.Node, training bool) *graph.Node {
+// BuildFeatures builds the backbone, in the model's current mode: images [N, H, W, 3] to the pooled features
+// [N, FeatureWidth] that the head reads.
+func (m *ResNet) BuildFeatures(images *graph.Node) *graph.Node {
+	training := m.training
 	x := graph.TransposeAllAxes(images, 3, 0, 1, 2) // [N, H, W, C] → [C, N, H, W], see layers.go.
 	x = relu(m.stem.apply(x, training, m.algorithm))
 	x = maxPool2d(x, 3, 2, 1, m.algorithm)
@@ -283,7 +290,7 @@ func (m *ResNet) Forward(images *tensors.Tensor) (logits *tensors.Tensor, err er
 	if err := checkImages(images.Shape().Dimensions); err != nil {
 		return nil, err
 	}
-	exec, err := m.forwardExec(m.training)
+	exec, err := m.forwardExec()
 	if err != nil {
 		return nil, err
 	}
@@ -302,14 +309,17 @@ func checkImages(dims []int) error {
 	return nil
 }
 
-func (m *ResNet) forwardExec(training bool) (*model.Exec, error) {
+// forwardExec returns the forward executor of the current mode. Its graphs are built (per input shape) only
+// while the model is in that mode, since Forward calls it in that mode alone.
+func (m *ResNet) forwardExec() (*model.Exec, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	training := m.training
 	if exec, ok := m.execCache[training]; ok {
 		return exec, nil
 	}
 	exec, err := model.NewExec(m.backend, m.store, func(_ *model.Scope, images *graph.Node) *graph.Node {
-		return m.BuildLogits(images, training)
+		return m.BuildLogits(images)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("models: building the forward executor: %w", err)
@@ -403,6 +413,18 @@ func (m *ResNet) Parameters() []Parameter {
 	}
 	add(m.fc.weight)
 	add(m.fc.bias)
+	return params
+}
+
+// FCParameters lists the head's parameters (fc.weight, fc.bias): what the fixed feature extractor's optimizer
+// updates, as the tutorial's optim.SGD(model_conv.fc.parameters(), ...).
+func (m *ResNet) FCParameters() []Parameter {
+	var params []Parameter
+	for _, p := range m.Parameters() {
+		if IsHead(p.Key) {
+			params = append(params, p)
+		}
+	}
 	return params
 }
 

@@ -159,3 +159,23 @@ func tensorForVariable(t *statedict.Tensor, dims []int, dtype dtypes.DType) (*te
 	}
 	return tensors.FromFlatDataAndDimensions(slices.Clone(t.Float32), dims...), nil
 }
+
+// Save writes the model's state dict to path as a PyTorch .pth file (torch.save(model.state_dict(), path)),
+// atomically: an interrupted save leaves the previous file in place.
+func (m *ResNet) Save(path string) error {
+	sd, err := m.StateDict()
+	if err != nil {
+		return err
+	}
+	return statedict.SavePTH(path, sd)
+}
+
+// Load reads a checkpoint file into the model (model.load_state_dict(torch.load(path))), strictly, as
+// LoadStateDict does.
+func (m *ResNet) Load(path string) error {
+	sd, err := statedict.Load(path)
+	if err != nil {
+		return err
+	}
+	return m.LoadStateDict(sd, path)
+}

@@ -11,7 +11,6 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/hub"
-	"github.com/hymenoptera-go/tutorial/hymenoptera/statedict"
 )
 
 // Weights describes a set of pretrained weights, like an entry of torchvision's ResNet18_Weights.
@@ -129,15 +128,11 @@ func Pretrained(ctx context.Context, backend compute.Backend, w Weights, progres
 // FromCheckpoint builds a ResNet-18 from a checkpoint file (.pth in either PyTorch format, or .safetensors with
 // torchvision key names), with the head size the checkpoint has.
 func FromCheckpoint(backend compute.Backend, file string) (*ResNet, error) {
-	sd, err := statedict.Load(file)
-	if err != nil {
-		return nil, err
-	}
 	m, err := ResNet18(backend, Options{})
 	if err != nil {
 		return nil, err
 	}
-	if err := m.LoadStateDict(sd, file); err != nil {
+	if err := m.Load(file); err != nil {
 		return nil, err
 	}
 	return m, nil

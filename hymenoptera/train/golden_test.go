@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors/numpy"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/dataloader"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/testenv"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/torchref"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
@@ -80,22 +81,23 @@ func TestGoldenSGDSteps(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var trainable func(string) bool
-			if scenario == train.FixedFeatureExtractor {
-				trainable = models.IsHead
-			}
-			stepper, err := train.NewStepper(m, train.SGD{LR: goldenLR, Momentum: goldenMomentum}, trainable, false)
+			optimizer := &train.SGD{Params: scenario.Parameters(m), LR: goldenLR, Momentum: goldenMomentum}
+			stepper, err := train.NewStepper(m, train.CrossEntropyLoss, optimizer)
 			if err != nil {
 				t.Fatal(err)
 			}
 			want := npz(t, string(scenario)+".npz")
 			wantLoss := tensors.MustCopyFlatData[float32](want["loss"])
-			schedule := train.StepLR{StepSize: goldenStepSize, Gamma: goldenGamma}
 			m.Train()
 			for step := range dims[0] {
-				x := tensors.FromFlatDataAndDimensions(allImages[step*perBatch:(step+1)*perBatch], dims[1:]...)
-				y := tensors.FromFlatDataAndDimensions(allLabels[step*dims[1]:(step+1)*dims[1]], dims[1])
-				result, err := stepper.TrainStep(x, y, schedule.LearningRate(goldenLR, step))
+				labels := make([]int, dims[1])
+				for i, l := range allLabels[step*dims[1] : (step+1)*dims[1]] {
+					labels[i] = int(l)
+				}
+				batch := dataloader.Batch{Images: allImages[step*perBatch : (step+1)*perBatch], N: dims[1], H: dims[2],
+					W: dims[3], Labels: labels}
+				optimizer.LR = train.LearningRate(goldenLR, goldenStepSize, goldenGamma, step)
+				result, err := stepper.Train(batch)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -7,14 +7,12 @@ import (
 	"io"
 	"iter"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/dataloader"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
-	"github.com/hymenoptera-go/tutorial/hymenoptera/statedict"
 )
 
 // Scenario is one of the tutorial's two ways to reuse a pretrained network.
@@ -36,12 +34,17 @@ func ParseScenario(name string) (Scenario, error) {
 	return "", fmt.Errorf("train: unknown scenario %q (want %q or %q)", name, FineTune, FixedFeatureExtractor)
 }
 
-// trainable says which parameters the scenario trains.
-func (s Scenario) trainable() func(key string) bool {
-	if s == FixedFeatureExtractor {
-		return models.IsHead
+// Parameters freezes what the scenario does not train and returns what its optimizer updates: for FineTune every
+// parameter; for FixedFeatureExtractor the backbone's parameters stop training (torch's requires_grad = False)
+// and the optimizer gets fc's alone.
+func (s Scenario) Parameters(m *models.ResNet) []models.Parameter {
+	if s != FixedFeatureExtractor {
+		return m.Parameters()
 	}
-	return nil
+	for _, p := range m.Parameters() {
+		p.Variable.SetTrainable(models.IsHead(p.Key))
+	}
+	return m.FCParameters()
 }
 
 // Batches is what TrainModel reads every epoch; *dataloader.Loader is one.
@@ -51,36 +54,32 @@ type Batches interface {
 	DatasetLen() int
 }
 
-// Config configures TrainModel. Epochs, Optimizer and CheckpointDir are required.
+// Config configures TrainModel. Epochs, Optimizer, Scheduler and CheckpointDir are required.
 type Config struct {
 	Scenario  Scenario // default FineTune
 	Epochs    int
-	Optimizer SGD
-	Scheduler StepLR
+	Criterion Criterion // default CrossEntropyLoss
+	// Optimizer updates the parameters it holds, or, if it holds none, the scenario's (Scenario.Parameters);
+	// Scheduler steps it once per epoch.
+	Optimizer *SGD
+	Scheduler *StepLR
 	// FrozenBatchNorm applies to FixedFeatureExtractor only. By default the tutorial's exact semantics hold: in
 	// PyTorch, model.train() puts the frozen backbone's BatchNorm layers in training mode too, so they normalise
 	// with batch statistics and their running statistics keep changing although no weight does. With
-	// FrozenBatchNorm the backbone stays in evaluation mode: a truly fixed feature extractor, whose validation
-	// features are computed once and reused every epoch (much faster), but whose numbers differ from the
-	// tutorial's.
+	// FrozenBatchNorm the model stays in evaluation mode while the head trains: a truly fixed feature extractor,
+	// whose validation features are computed once and reused every epoch (much faster), but whose numbers
+	// differ from the tutorial's.
 	FrozenBatchNorm bool
 	// CheckpointDir receives best.pth (the best validation weights, written whenever they improve) and the
-	// state a run resumes from (see checkpoint.go).
+	// state a run resumes from (see Run).
 	CheckpointDir string
 	// Resume continues the run saved in CheckpointDir, if any, with its epoch count, weights, momentum and
 	// schedule; the settings must be the same. Without Resume an existing run there is an error.
 	Resume bool
-	// Log receives the tutorial's per-epoch lines (default os.Stdout); Progress the per-batch progress bar
-	// (default os.Stderr; io.Discard silences it).
-	Log, Progress io.Writer
-	// OnEpoch, if set, is called with the history after every epoch (live plots use it).
-	OnEpoch func(History)
-}
-
-func (c *Config) settings() runSettings {
-	return runSettings{Scenario: string(c.Scenario), FrozenBatchNorm: c.FrozenBatchNorm, LR: c.Optimizer.LR,
-		Momentum: c.Optimizer.Momentum, WeightDecay: c.Optimizer.WeightDecay, Nesterov: c.Optimizer.Nesterov,
-		StepSize: c.Scheduler.StepSize, Gamma: c.Scheduler.Gamma}
+	// Log receives the tutorial's per-epoch lines (default os.Stdout); Progress shows the run as it goes
+	// (default NewTerminalProgress on os.Stderr).
+	Log      io.Writer
+	Progress Progress
 }
 
 func (c *Config) validate() error {
@@ -93,16 +92,18 @@ func (c *Config) validate() error {
 	switch {
 	case c.Epochs <= 0:
 		return fmt.Errorf("train: Epochs must be positive, got %d", c.Epochs)
+	case c.Optimizer == nil || c.Scheduler == nil:
+		return errors.New("train: an Optimizer and a Scheduler are required")
 	case c.CheckpointDir == "":
 		return errors.New("train: CheckpointDir is required (best.pth and the resume state go there)")
 	case c.FrozenBatchNorm && c.Scenario != FixedFeatureExtractor:
 		return errors.New("train: FrozenBatchNorm applies to the fixed-feature-extractor scenario only")
 	}
+	if c.Criterion == nil {
+		c.Criterion = CrossEntropyLoss
+	}
 	if c.Log == nil {
 		c.Log = os.Stdout
-	}
-	if c.Progress == nil {
-		c.Progress = os.Stderr
 	}
 	return nil
 }
@@ -118,82 +119,70 @@ func TrainModel(ctx context.Context, m *models.ResNet, trainData, valData Batche
 	if err := cfg.validate(); err != nil {
 		return History{}, err
 	}
-	if err := os.MkdirAll(cfg.CheckpointDir, 0o755); err != nil {
-		return History{}, fmt.Errorf("train: %w", err)
+	if cfg.Optimizer.Params == nil {
+		cfg.Optimizer.Params = cfg.Scenario.Parameters(m)
 	}
-	stepper, err := NewStepper(m, cfg.Optimizer, cfg.Scenario.trainable(), cfg.FrozenBatchNorm)
+	stepper, err := NewStepper(m, cfg.Criterion, cfg.Optimizer)
 	if err != nil {
 		return History{}, err
 	}
-	state, err := loadState(cfg.CheckpointDir, m, stepper, cfg.settings())
-	switch {
-	case err == nil && !cfg.Resume:
-		return History{}, fmt.Errorf("train: %s already holds a run (%d epochs done): pass Resume to continue it, "+
-			"or use another directory", cfg.CheckpointDir, state.CompletedEpochs)
-	case err == nil:
-		fmt.Fprintf(cfg.Log, "Resuming from %s after epoch %d/%d\n", cfg.CheckpointDir, state.CompletedEpochs-1,
-			cfg.Epochs-1)
-	case isNotExist(err):
-		state = runState{Settings: cfg.settings(), BestEpoch: -1}
-		// As the tutorial does, the starting weights are the best until an epoch beats them.
-		if err := saveBest(cfg.CheckpointDir, m); err != nil {
-			return History{}, err
-		}
-	default:
+	run, err := openRun(cfg.CheckpointDir, stepper, cfg.Scheduler, cfg.FrozenBatchNorm)
+	if err != nil {
 		return History{}, err
 	}
-
-	run := &trainingRun{ctx: ctx, model: m, stepper: stepper, cfg: cfg, train: trainData, val: valData}
-	start := time.Now()
-	for epoch := state.CompletedEpochs; epoch < cfg.Epochs; epoch++ {
-		fmt.Fprintf(cfg.Log, "Epoch %d/%d\n----------\n", epoch, cfg.Epochs-1)
-		record, err := run.epoch(epoch)
-		if err != nil {
-			return state.History, err
+	switch {
+	case run.Resumed() && !cfg.Resume:
+		return History{}, fmt.Errorf("train: %s already holds a run (%d epochs done): pass Resume to continue it, "+
+			"or use another directory", cfg.CheckpointDir, run.NextEpoch())
+	case run.Resumed():
+		fmt.Fprintf(cfg.Log, "Resuming from %s after epoch %d/%d\n", cfg.CheckpointDir, run.NextEpoch()-1,
+			cfg.Epochs-1)
+	default:
+		// As the tutorial does, the starting weights are the best until an epoch beats them.
+		if err := m.Save(run.BestPath()); err != nil {
+			return History{}, err
 		}
-		state.History.Epochs = append(state.History.Epochs, record)
-		state.CompletedEpochs = epoch + 1
-		if record.Val.Accuracy > state.BestAccuracy {
-			state.BestAccuracy, state.BestEpoch = record.Val.Accuracy, epoch
-			if err := saveBest(cfg.CheckpointDir, m); err != nil {
-				return state.History, err
+	}
+	loop := &trainingRun{ctx: ctx, stepper: stepper, run: run, cfg: cfg,
+		data: map[string]Batches{PhaseTrain: trainData, PhaseVal: valData}}
+	if cfg.Progress == nil {
+		cfg.Progress = NewTerminalProgress(os.Stderr, trainData.Len(), valData.Len())
+	}
+	start := time.Now()
+	for epoch := run.NextEpoch(); epoch < cfg.Epochs; epoch++ {
+		fmt.Fprintf(cfg.Log, "Epoch %d/%d\n----------\n", epoch, cfg.Epochs-1)
+		best := run.BestAccuracy()
+		if err := loop.epoch(epoch); err != nil {
+			return run.History(), err
+		}
+		if run.BestAccuracy() > best {
+			if err := m.Save(run.BestPath()); err != nil {
+				return run.History(), err
 			}
 		}
-		if err := saveEpoch(cfg.CheckpointDir, m, stepper, state); err != nil {
-			return state.History, err
-		}
 		fmt.Fprintln(cfg.Log)
-		if cfg.OnEpoch != nil {
-			cfg.OnEpoch(state.History)
-		}
+		cfg.Progress.Epoch(run.History())
 	}
 	elapsed := time.Since(start)
 	fmt.Fprintf(cfg.Log, "Training complete in %.0fm %.0fs\n", elapsed.Truncate(time.Minute).Minutes(),
 		(elapsed % time.Minute).Seconds())
-	fmt.Fprintf(cfg.Log, "Best val Acc: %.6f\n", state.BestAccuracy)
-	if err := restoreBest(cfg.CheckpointDir, m); err != nil {
-		return state.History, err
+	fmt.Fprintf(cfg.Log, "Best val Acc: %.6f\n", run.BestAccuracy())
+	if err := cfg.Progress.Finish(run.History()); err != nil {
+		return run.History(), err
 	}
-	return state.History, nil
-}
-
-// restoreBest loads best.pth back into the model, as the tutorial's final load_state_dict does.
-func restoreBest(dir string, m *models.ResNet) error {
-	path := filepath.Join(dir, BestCheckpoint)
-	sd, err := statedict.Load(path)
-	if err != nil {
-		return err
+	if err := m.Load(run.BestPath()); err != nil { // as the tutorial's final load_state_dict
+		return run.History(), err
 	}
-	return m.LoadStateDict(sd, path)
+	return run.History(), nil
 }
 
 // trainingRun carries what the phases of every epoch share.
 type trainingRun struct {
-	ctx        context.Context
-	model      *models.ResNet
-	stepper    *Stepper
-	cfg        Config
-	train, val Batches
+	ctx     context.Context
+	stepper *Stepper
+	run     *Run
+	cfg     Config
+	data    map[string]Batches
 	// valFeatures caches the validation features when the backbone is frozen (they never change then).
 	valFeatures []cachedBatch
 }
@@ -202,81 +191,80 @@ type cachedBatch struct {
 	features, labels *tensors.Tensor
 }
 
-func (r *trainingRun) epoch(epoch int) (EpochRecord, error) {
-	record := EpochRecord{Epoch: epoch, LearningRate: r.cfg.Scheduler.LearningRate(r.cfg.Optimizer.LR, epoch)}
+// epoch runs an epoch's two phases, steps the schedule after training, and ends the epoch in the run (which
+// saves it).
+func (r *trainingRun) epoch(epoch int) error {
+	m := r.stepper.Model()
+	m.SetTraining(!r.cfg.FrozenBatchNorm)
+	if err := r.phase(PhaseTrain, epoch, r.stepper.Train); err != nil {
+		return err
+	}
+	r.cfg.Scheduler.Step()
+	m.Eval()
 	var err error
-	r.model.Train()
-	if record.Train, err = r.phase(PhaseTrain, r.train, epoch, func(images, labels *tensors.Tensor) (StepResult, error) {
-		return r.stepper.TrainStep(images, labels, record.LearningRate)
-	}); err != nil {
-		return record, err
-	}
-	r.model.Eval()
 	if r.cfg.FrozenBatchNorm {
-		record.Val, err = r.cachedValidation()
+		err = r.cachedValidation()
 	} else {
-		record.Val, err = r.phase(PhaseVal, r.val, epoch, r.stepper.EvalStep)
+		err = r.phase(PhaseVal, epoch, r.stepper.Eval)
 	}
-	return record, err
+	if err != nil {
+		return err
+	}
+	return r.run.EndEpoch()
 }
 
-// phase runs one pass over data with step, printing the progress bar and then the tutorial's line.
-func (r *trainingRun) phase(name string, data Batches, epoch int,
-	step func(images, labels *tensors.Tensor) (StepResult, error)) (PhaseStats, error) {
-	start := time.Now()
-	progress := newPhaseProgress(r.cfg.Progress, name, data.Len())
+// phase runs one pass over a phase's data with step, showing progress, then prints and records the tutorial's
+// line.
+func (r *trainingRun) phase(name string, epoch int, step func(dataloader.Batch) (StepResult, error)) error {
 	var total StepResult
 	var lossSum float64
 	done := 0
-	for batch, err := range data.Epoch(r.ctx, epoch) {
+	for batch, err := range r.data[name].Epoch(r.ctx, epoch) {
 		if err != nil {
-			return PhaseStats{}, fmt.Errorf("train: epoch %d, %s data: %w", epoch, name, err)
+			return fmt.Errorf("train: epoch %d, %s data: %w", epoch, name, err)
 		}
 		if err := r.ctx.Err(); err != nil {
-			return PhaseStats{}, fmt.Errorf("train: interrupted in epoch %d: %w", epoch, err)
+			return fmt.Errorf("train: interrupted in epoch %d: %w", epoch, err)
 		}
-		images, labels := batchTensors(batch)
-		batch.Release() // the tensors hold copies
-		result, err := step(images, labels)
+		result, err := step(batch)
+		batch.Release() // the step copied the batch into tensors
 		if err != nil {
-			return PhaseStats{}, fmt.Errorf("train: epoch %d, %s batch %d: %w", epoch, name, done, err)
+			return fmt.Errorf("train: epoch %d, %s batch %d: %w", epoch, name, done, err)
 		}
 		lossSum += result.Loss * float64(result.Count)
 		total.Correct += result.Correct
 		total.Count += result.Count
 		done++
-		progress.update(done, lossSum/float64(total.Count), float64(total.Correct)/float64(total.Count))
+		r.cfg.Progress.Batch(name, epoch, result)
 	}
-	progress.finish()
 	if err := r.ctx.Err(); err != nil {
-		return PhaseStats{}, fmt.Errorf("train: interrupted in epoch %d: %w", epoch, err)
+		return fmt.Errorf("train: interrupted in epoch %d: %w", epoch, err)
 	}
-	stats := finishPhase(total, lossSum, time.Since(start))
-	fmt.Fprintf(r.cfg.Log, "%s Loss: %.4f Acc: %.4f\n", name, stats.Loss, stats.Accuracy)
-	return stats, nil
+	return r.finishPhase(name, total, lossSum)
 }
 
-func finishPhase(total StepResult, lossSum float64, elapsed time.Duration) PhaseStats {
-	if total.Count == 0 {
-		return PhaseStats{Seconds: elapsed.Seconds()}
+// finishPhase prints and records a phase's mean loss and accuracy.
+func (r *trainingRun) finishPhase(name string, total StepResult, lossSum float64) error {
+	var loss, accuracy float64
+	if total.Count > 0 {
+		loss, accuracy = lossSum/float64(total.Count), float64(total.Correct)/float64(total.Count)
 	}
-	return PhaseStats{Loss: lossSum / float64(total.Count), Accuracy: float64(total.Correct) / float64(total.Count),
-		Samples: total.Count, Seconds: elapsed.Seconds()}
+	fmt.Fprintf(r.cfg.Log, "%s Loss: %.4f Acc: %.4f\n", name, loss, accuracy)
+	return r.run.Record(name, loss, accuracy, total.Count)
 }
 
 // cachedValidation evaluates the head on the validation features, computing them on the first call.
-func (r *trainingRun) cachedValidation() (PhaseStats, error) {
-	start := time.Now()
+func (r *trainingRun) cachedValidation() error {
 	if r.valFeatures == nil {
-		for batch, err := range r.val.Epoch(r.ctx, 0) {
+		for batch, err := range r.data[PhaseVal].Epoch(r.ctx, 0) {
 			if err != nil {
-				return PhaseStats{}, fmt.Errorf("train: val data: %w", err)
+				return fmt.Errorf("train: val data: %w", err)
 			}
-			images, labels := batchTensors(batch)
+			features, err := r.stepper.Features(batch)
+			_, labels := batch.Tensors()
 			batch.Release()
-			features, err := r.stepper.Features(images)
 			if err != nil {
-				return PhaseStats{}, err
+				return err
 			}
 			r.valFeatures = append(r.valFeatures, cachedBatch{features: features, labels: labels})
 		}
@@ -286,22 +274,11 @@ func (r *trainingRun) cachedValidation() (PhaseStats, error) {
 	for _, b := range r.valFeatures {
 		result, err := r.stepper.EvalHead(b.features, b.labels)
 		if err != nil {
-			return PhaseStats{}, err
+			return err
 		}
 		lossSum += result.Loss * float64(result.Count)
 		total.Correct += result.Correct
 		total.Count += result.Count
 	}
-	stats := finishPhase(total, lossSum, time.Since(start))
-	fmt.Fprintf(r.cfg.Log, "%s Loss: %.4f Acc: %.4f\n", PhaseVal, stats.Loss, stats.Accuracy)
-	return stats, nil
-}
-
-// batchTensors wraps a loader batch as the model's inputs.
-func batchTensors(b dataloader.Batch) (images, labels *tensors.Tensor) {
-	ints := make([]int32, len(b.Labels))
-	for i, l := range b.Labels {
-		ints[i] = int32(l)
-	}
-	return tensors.FromFlatDataAndDimensions(b.Images, b.N, b.H, b.W, 3), tensors.FromFlatDataAndDimensions(ints, len(ints))
+	return r.finishPhase(PhaseVal, total, lossSum)
 }

@@ -55,17 +55,26 @@ func tinyModel(t *testing.T) *models.ResNet {
 	return m
 }
 
+// tinyConfig's optimizer has no parameters: TrainModel gives it the scenario's.
 func tinyConfig(dir string, epochs int) train.Config {
+	optimizer := &train.SGD{LR: 0.01, Momentum: 0.9}
 	return train.Config{
 		Scenario:      train.FineTune,
 		Epochs:        epochs,
-		Optimizer:     train.SGD{LR: 0.01, Momentum: 0.9},
-		Scheduler:     train.StepLR{StepSize: 2, Gamma: 0.1},
+		Optimizer:     optimizer,
+		Scheduler:     &train.StepLR{Optimizer: optimizer, StepSize: 2, Gamma: 0.1},
 		CheckpointDir: dir,
 		Log:           &bytes.Buffer{},
-		Progress:      &bytes.Buffer{},
+		Progress:      train.Silent,
 	}
 }
+
+// epochHook is a Progress that calls a function after every epoch.
+type epochHook func(train.History)
+
+func (epochHook) Batch(string, int, train.StepResult) {}
+func (f epochHook) Epoch(h train.History)             { f(h) }
+func (epochHook) Finish(train.History) error          { return nil }
 
 var (
 	tinyTrain = syntheticBatches{seed: 1, batches: 3, size: 32}
@@ -97,7 +106,7 @@ func TestTrainModelLogAndBestRestore(t *testing.T) {
 	m := tinyModel(t)
 	cfg := tinyConfig(dir, 3)
 	var snapshots []*statedict.StateDict
-	cfg.OnEpoch = func(h train.History) { snapshots = append(snapshots, stateOf(t, m)) }
+	cfg.Progress = epochHook(func(train.History) { snapshots = append(snapshots, stateOf(t, m)) })
 	history, err := train.TrainModel(context.Background(), m, tinyTrain, tinyVal, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +150,7 @@ func TestResumeMatchesUninterruptedRun(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cfg := tinyConfig(dir, 3)
-	cfg.OnEpoch = func(train.History) { cancel() } // the user interrupts during the second epoch
+	cfg.Progress = epochHook(func(train.History) { cancel() }) // the user interrupts during the second epoch
 	if _, err := train.TrainModel(ctx, tinyModel(t), tinyTrain, tinyVal, cfg); !errors.Is(err, context.Canceled) {
 		t.Fatalf("interrupted run returned %v, want context.Canceled", err)
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
 )
 
 // SGD is torch.optim.SGD: for each trainable parameter p with gradient g,
@@ -17,17 +19,22 @@ import (
 //
 // GoMLX's own optimizers.StochasticGradientDescent has no momentum and by default decays the learning rate by
 // √step, so it cannot follow PyTorch's numbers.
+//
+// Like torch's optimizer it holds the parameters it updates, and a scheduler changes its LR between epochs. A
+// parameter that does not train (a BatchNorm buffer, or one frozen with SetTrainable(false), torch's
+// requires_grad = False) is skipped, as torch skips parameters without a gradient.
 type SGD struct {
-	LR          float64 // initial learning rate (the scheduler changes the effective one per epoch)
+	Params      []models.Parameter // what it updates: model.Parameters(), or model.FCParameters()
+	LR          float64            // the learning rate of the next step (a scheduler lowers it)
 	Momentum    float64
 	WeightDecay float64
 	Nesterov    bool
 }
 
 // validate rejects settings torch.optim.SGD also rejects.
-func (o SGD) validate() error {
+func (o *SGD) validate() error {
 	switch {
-	case o.LR < 0 || math.IsNaN(o.LR):
+	case o.LR < 0 || math.IsNaN(o.LR) || math.IsInf(o.LR, 0):
 		return fmt.Errorf("train: invalid learning rate %v", o.LR)
 	case o.Momentum < 0:
 		return fmt.Errorf("train: invalid momentum %v", o.Momentum)
@@ -61,7 +68,7 @@ func momentumBuffer(store *model.Store, v *model.Variable) (*model.Variable, err
 
 // update builds the graph that applies one SGD step to params given their gradients, with the learning rate lr
 // (a graph scalar, so that a schedule does not recompile the step).
-func (o SGD) update(params []*model.Variable, buffers []*model.Variable, grads []*graph.Node, lr *graph.Node) {
+func (o *SGD) update(params []*model.Variable, buffers []*model.Variable, grads []*graph.Node, lr *graph.Node) {
 	for i, p := range params {
 		g := p.NodeValue(lr.Graph())
 		grad := grads[i]

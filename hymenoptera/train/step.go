@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/dataloader"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/statedict"
 )
@@ -20,37 +22,41 @@ type StepResult struct {
 	Count   int
 }
 
-// Stepper runs compiled training and evaluation steps of a model. GoMLX compiles each graph once per input shape
-// (the last, smaller batch of an epoch compiles once more) and reuses it for every later batch.
+// Criterion is a loss function as a graph: logits [N, classes] and labels [N] (int32) to a scalar, the mean over
+// the batch (CrossEntropyLoss is the tutorial's nn.CrossEntropyLoss()).
+type Criterion func(logits, labels *graph.Node) *graph.Node
+
+// Stepper runs a model's training and evaluation steps, each a compiled GoMLX graph: Train is the tutorial's
+// zero_grad, forward, loss, backward and optimizer.step in one call; Eval its forward and loss without
+// gradients. Both run in the model's current mode (Train, Eval), as PyTorch's forward does: training mode
+// normalises with batch statistics and updates the BatchNorm running statistics. GoMLX compiles each graph once
+// per mode and input shape (the last, smaller batch of an epoch compiles once more) and reuses it.
 type Stepper struct {
 	model     *models.ResNet
-	optimizer SGD
-	keys      []string          // the trainable parameters' keys, in state_dict order
-	params    []*model.Variable // the trainable parameters
+	criterion Criterion
+	optimizer *SGD
+	keys      []string          // the trained parameters' keys, in state_dict order
+	params    []*model.Variable // the trained parameters
 	buffers   []*model.Variable // their momentum buffers
-	// frozenBackbone runs the backbone in evaluation mode during training (running statistics untouched), so
-	// only the head's graph needs gradients and features of fixed inputs can be computed once.
-	frozenBackbone bool
 
-	trainExec, evalExec, featuresExec, headEvalExec *model.Exec
+	// Executors by model mode (true: training), built when first called in that mode.
+	trainExecs, evalExecs map[bool]*model.Exec
+	// featuresExec and headEvalExec run in evaluation mode: a frozen backbone's features of fixed inputs never
+	// change, so they can be computed once and the head evaluated on them.
+	featuresExec, headEvalExec *model.Exec
 }
 
-// NewStepper prepares steps for m with optimizer; trainable(key) says which parameters train (nil: all).
-// BatchNorm buffers never train by gradient; in training steps they follow PyTorch's running-statistics update,
-// unless frozenBackbone is set, which requires that only the head trains.
-func NewStepper(m *models.ResNet, optimizer SGD, trainable func(key string) bool, frozenBackbone bool) (*Stepper, error) {
+// NewStepper prepares the steps of m with a loss and an optimizer. Train updates the optimizer's parameters that
+// train (not a BatchNorm buffer, not frozen with SetTrainable(false)); at least one must.
+func NewStepper(m *models.ResNet, criterion Criterion, optimizer *SGD) (*Stepper, error) {
 	if err := optimizer.validate(); err != nil {
 		return nil, err
 	}
-	s := &Stepper{model: m, optimizer: optimizer, frozenBackbone: frozenBackbone}
-	for _, p := range m.Parameters() {
-		train := !models.IsBuffer(p.Key) && (trainable == nil || trainable(p.Key))
-		p.Variable.SetTrainable(train)
-		if !train {
+	s := &Stepper{model: m, criterion: criterion, optimizer: optimizer,
+		trainExecs: map[bool]*model.Exec{}, evalExecs: map[bool]*model.Exec{}}
+	for _, p := range optimizer.Params {
+		if models.IsBuffer(p.Key) || !p.Variable.Trainable {
 			continue
-		}
-		if frozenBackbone && !models.IsHead(p.Key) {
-			return nil, fmt.Errorf("train: with a frozen backbone only the head can train, not %s", p.Key)
 		}
 		buffer, err := momentumBuffer(m.Store(), p.Variable)
 		if err != nil {
@@ -61,39 +67,45 @@ func NewStepper(m *models.ResNet, optimizer SGD, trainable func(key string) bool
 		s.buffers = append(s.buffers, buffer)
 	}
 	if len(s.params) == 0 {
-		return nil, fmt.Errorf("train: no trainable parameter")
+		return nil, fmt.Errorf("train: the optimizer has no parameter that trains")
 	}
-	backend, store := m.Backend(), m.Store()
 	var err error
-	if s.trainExec, err = model.NewExec(backend, store, s.buildTrainStep); err != nil {
-		return nil, fmt.Errorf("train: building the training step: %w", err)
-	}
-	if s.evalExec, err = model.NewExec(backend, store, func(_ *model.Scope, images, labels *graph.Node) []*graph.Node {
-		return lossAndCorrect(m.BuildLogits(images, false), labels)
-	}); err != nil {
-		return nil, fmt.Errorf("train: building the evaluation step: %w", err)
-	}
+	backend, store := m.Backend(), m.Store()
 	if s.featuresExec, err = model.NewExec(backend, store, func(_ *model.Scope, images *graph.Node) *graph.Node {
-		return m.BuildFeatures(images, false)
+		return m.BuildFeatures(images)
 	}); err != nil {
 		return nil, fmt.Errorf("train: building the feature extractor: %w", err)
 	}
 	if s.headEvalExec, err = model.NewExec(backend, store, func(_ *model.Scope, features, labels *graph.Node) []*graph.Node {
-		return lossAndCorrect(m.BuildHead(features), labels)
+		return s.lossAndCorrect(m.BuildHead(features), labels)
 	}); err != nil {
 		return nil, fmt.Errorf("train: building the head evaluation: %w", err)
 	}
 	return s, nil
 }
 
-func (s *Stepper) buildTrainStep(_ *model.Scope, images, labels, lr *graph.Node) []*graph.Node {
-	var logits *graph.Node
-	if s.frozenBackbone {
-		logits = s.model.BuildHead(graph.StopGradient(s.model.BuildFeatures(images, false)))
-	} else {
-		logits = s.model.BuildLogits(images, true)
+// Model is the model the steps run.
+func (s *Stepper) Model() *models.ResNet { return s.model }
+
+// Trains reports whether the step updates the parameter named key.
+func (s *Stepper) Trains(key string) bool { return slices.Contains(s.keys, key) }
+
+// exec returns the executor of the model's current mode from execs, making it with newExec when missing.
+func (s *Stepper) exec(execs map[bool]*model.Exec, newExec func(compute.Backend, *model.Store) (*model.Exec, error)) (*model.Exec, error) {
+	training := s.model.Training()
+	if exec, ok := execs[training]; ok {
+		return exec, nil
 	}
-	outputs := lossAndCorrect(logits, labels)
+	exec, err := newExec(s.model.Backend(), s.model.Store())
+	if err != nil {
+		return nil, fmt.Errorf("train: building a step: %w", err)
+	}
+	execs[training] = exec
+	return exec, nil
+}
+
+func (s *Stepper) buildTrainStep(_ *model.Scope, images, labels, lr *graph.Node) []*graph.Node {
+	outputs := s.lossAndCorrect(s.model.BuildLogits(images), labels)
 	nodes := make([]*graph.Node, len(s.params))
 	for i, p := range s.params {
 		nodes[i] = p.NodeValue(images.Graph())
@@ -102,27 +114,46 @@ func (s *Stepper) buildTrainStep(_ *model.Scope, images, labels, lr *graph.Node)
 	return outputs
 }
 
-// lossAndCorrect returns the mean cross-entropy and the number of rows whose arg-max is the label.
-func lossAndCorrect(logits, labels *graph.Node) []*graph.Node {
+func (s *Stepper) buildEvalStep(_ *model.Scope, images, labels *graph.Node) []*graph.Node {
+	return s.lossAndCorrect(s.model.BuildLogits(images), labels)
+}
+
+// lossAndCorrect returns the criterion's loss and the number of rows whose arg-max is the label.
+func (s *Stepper) lossAndCorrect(logits, labels *graph.Node) []*graph.Node {
 	predictions := graph.ArgMax(logits, -1, labels.DType())
 	correct := graph.ReduceAllSum(graph.ConvertDType(graph.Equal(predictions, labels), dtypes.Int64))
-	return []*graph.Node{CrossEntropyLoss(logits, labels), correct}
+	return []*graph.Node{s.criterion(logits, labels), correct}
 }
 
-// TrainStep runs one optimisation step on a batch (images [N, H, W, 3] float32, labels [N] int32) at learning rate
-// lr: forward in training mode (unless the backbone is frozen), SGD update of the trainable parameters.
-func (s *Stepper) TrainStep(images, labels *tensors.Tensor, lr float64) (StepResult, error) {
-	return s.run(s.trainExec, labels, images, labels, float32(lr))
+// Train runs one optimisation step on a batch at the optimizer's current learning rate: forward in the model's
+// mode, loss, gradients of the trained parameters, SGD update. It returns the batch's mean loss and hits.
+func (s *Stepper) Train(b dataloader.Batch) (StepResult, error) {
+	exec, err := s.exec(s.trainExecs, func(b compute.Backend, st *model.Store) (*model.Exec, error) {
+		return model.NewExec(b, st, s.buildTrainStep)
+	})
+	if err != nil {
+		return StepResult{}, err
+	}
+	images, labels := b.Tensors()
+	return s.run(exec, labels, images, labels, float32(s.optimizer.LR))
 }
 
-// EvalStep evaluates a batch in evaluation mode, without gradients or updates.
-func (s *Stepper) EvalStep(images, labels *tensors.Tensor) (StepResult, error) {
-	return s.run(s.evalExec, labels, images, labels)
+// Eval evaluates a batch in the model's mode, without gradients or updates (torch.no_grad()).
+func (s *Stepper) Eval(b dataloader.Batch) (StepResult, error) {
+	exec, err := s.exec(s.evalExecs, func(b compute.Backend, st *model.Store) (*model.Exec, error) {
+		return model.NewExec(b, st, s.buildEvalStep)
+	})
+	if err != nil {
+		return StepResult{}, err
+	}
+	images, labels := b.Tensors()
+	return s.run(exec, labels, images, labels)
 }
 
-// Features computes the backbone's features [N, 512] of images in evaluation mode.
-func (s *Stepper) Features(images *tensors.Tensor) (features *tensors.Tensor, err error) {
+// Features computes the backbone's features [N, 512] of a batch in evaluation mode.
+func (s *Stepper) Features(b dataloader.Batch) (features *tensors.Tensor, err error) {
 	defer recoverStep(&err)
+	images, _ := b.Tensors()
 	return s.featuresExec.Call1(images)
 }
 

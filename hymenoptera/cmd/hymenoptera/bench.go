@@ -19,16 +19,15 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/dataloader"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/torchref"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/tutorial"
 )
 
 // benchClasses is the width of the benchmarked model's head: the tutorial's ants and bees.
 const benchClasses = 2
-
-// benchSGD is the tutorial's optimiser, which the training benchmark steps on both sides.
-var benchSGD = train.SGD{LR: 0.001, Momentum: 0.9}
 
 func init() {
 	register(&command{
@@ -219,17 +218,17 @@ func (o *benchOptions) timeGo(ctx context.Context, backend compute.Backend, prog
 			return errors.Join(err, logits.FinalizeAll())
 		}
 	} else {
-		stepper, err := train.NewStepper(m, benchSGD, nil, false)
+		m.Train()
+		stepper, err := train.NewStepper(m, train.CrossEntropyLoss, tutorial.Optimizer(m.Parameters(), tutorial.LearningRate))
 		if err != nil {
 			return 0, err
 		}
-		labels := make([]int32, o.batch)
-		for i := range labels {
-			labels[i] = int32(rng.IntN(benchClasses))
+		batch := dataloader.Batch{Images: pixels, N: o.batch, H: imageSize, W: imageSize, Labels: make([]int, o.batch)}
+		for i := range batch.Labels {
+			batch.Labels[i] = rng.IntN(benchClasses)
 		}
-		labelsTensor := tensors.FromFlatDataAndDimensions(labels, o.batch)
 		step = func() error {
-			_, err := stepper.TrainStep(images, labelsTensor, benchSGD.LR) // reads the loss: waits for the step
+			_, err := stepper.Train(batch) // reads the loss: waits for the step
 			return err
 		}
 	}

@@ -66,9 +66,10 @@ func (o *benchOptions) benchEpoch(ctx context.Context, out streams) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	optimizer := tutorial.Optimizer(scenario.Parameters(m), tutorial.LearningRate)
 	history, err := train.TrainModel(ctx, m, data.TrainLoader, data.ValLoader, train.Config{
-		Scenario: scenario, Epochs: o.epochs, Optimizer: benchSGD, Scheduler: train.StepLR{StepSize: 7, Gamma: 0.1},
-		CheckpointDir: dir, Log: out.stderr, Progress: io.Discard,
+		Scenario: scenario, Epochs: o.epochs, Optimizer: optimizer, Scheduler: tutorial.Scheduler(optimizer),
+		CheckpointDir: dir, Log: out.stderr, Progress: train.Silent,
 	})
 	if err != nil {
 		return err

@@ -97,16 +97,16 @@ func (o *trainOptions) run(ctx context.Context, out streams, args []string) erro
 		return err
 	}
 	fmt.Fprintf(out.stderr, "starting weights: %s\n", describeWeights(o.weights))
+	optimizer := tutorial.Optimizer(scenario.Parameters(m), o.lr)
 	history, err := train.TrainModel(ctx, m, data.TrainLoader, data.ValLoader, train.Config{
 		Scenario:        scenario,
 		Epochs:          s.Epochs,
-		Optimizer:       train.SGD{LR: o.lr, Momentum: 0.9},
-		Scheduler:       train.StepLR{StepSize: 7, Gamma: 0.1},
+		Optimizer:       optimizer,
+		Scheduler:       tutorial.Scheduler(optimizer),
 		FrozenBatchNorm: o.frozenBN,
 		CheckpointDir:   o.out,
 		Resume:          s.Resume,
 		Log:             out.stdout,
-		Progress:        out.stderr,
 	})
 	if err != nil {
 		return err
