@@ -194,6 +194,19 @@ func (m *ResNet) ReplaceHead(numClasses int, seed uint64) error {
 	return m.newHead(newInitializer(seed), numClasses)
 }
 
+// FCInFeatures is the width of the features fc reads (fc.in_features): 512 for ResNet-18.
+func (m *ResNet) FCInFeatures() int { return m.fc.weight.Shape().Dimensions[1] }
+
+// ReplaceFC is the tutorial's `model.fc = nn.Linear(num_ftrs, n)`: a new fc from inFeatures (which must be
+// FCInFeatures) to outFeatures, initialised like nn.Linear from seed; its parameters train (requires_grad is
+// True for a new module).
+func (m *ResNet) ReplaceFC(inFeatures, outFeatures int, seed uint64) error {
+	if inFeatures != m.FCInFeatures() {
+		return fmt.Errorf("models: fc must read the backbone's %d features, not %d", m.FCInFeatures(), inFeatures)
+	}
+	return m.ReplaceHead(outFeatures, seed)
+}
+
 // NumClasses is the width of the head.
 func (m *ResNet) NumClasses() int { return m.fc.weight.Shape().Dimensions[0] }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/dataloader"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/datasets"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/transforms"
@@ -25,10 +26,12 @@ type Result struct {
 	Label         string    // the model's class name for Top1, else Top1 as a number
 }
 
-// Batch runs m (in evaluation mode: the caller sets it) on a batch of normalised images, NHWC [n, h, w, 3], and
-// returns one result per image.
-func Batch(m *models.ResNet, images []float32, n, h, w int) ([]Result, error) {
-	logits, err := m.Forward(tensors.FromFlatDataAndDimensions(images, n, h, w, 3))
+// Batch runs m (in evaluation mode: the caller sets it) on a batch of normalised images and returns one result
+// per image: `outputs = model(inputs); _, preds = torch.max(outputs, 1)`.
+func Batch(m *models.ResNet, b dataloader.Batch) ([]Result, error) {
+	images, _ := b.Tensors()
+	n := b.N
+	logits, err := m.Forward(images)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +66,7 @@ func Tensors(m *models.ResNet, inputs []*transforms.Tensor) ([]Result, error) {
 		}
 		pixels = append(pixels, t.Data...)
 	}
-	return Batch(m, pixels, len(inputs), h, w)
+	return Batch(m, dataloader.Batch{Images: pixels, N: len(inputs), H: h, W: w})
 }
 
 // PrepareFiles decodes the images at paths and applies pipeline (e.g. transforms.Val(224)), in parallel. For

@@ -45,10 +45,9 @@ func LoadData(ctx context.Context, s Settings) (*Data, error) {
 	trainSet, _ := balancedSubset(train, s.MaxImages)
 	valSet, valPaths := balancedSubset(val, s.MaxImages)
 	d.Train, d.Val, d.ValPaths = trainSet, valSet, valPaths
-	opts := dataloader.Options{BatchSize: s.BatchSize, Seed: s.Seed, Workers: s.Workers}
-	trainOpts := opts
-	trainOpts.Shuffle = true
-	d.TrainLoader = dataloader.New(trainSet, transforms.Train(s.ImageSize), trainOpts)
+	// Both splits shuffled, as the tutorial's DataLoaders are.
+	opts := dataloader.Options{BatchSize: s.BatchSize, Seed: s.Seed, Workers: s.Workers, Shuffle: true}
+	d.TrainLoader = dataloader.New(trainSet, transforms.Train(s.ImageSize), opts)
 	d.ValLoader = dataloader.New(valSet, transforms.Val(s.ImageSize), opts)
 	return d, nil
 }
@@ -107,4 +106,11 @@ func balancedSubset(folder *datasets.ImageFolder, max int) (dataloader.Dataset, 
 		paths[i] = folder.Samples[idx].Path
 	}
 	return subset{folder: folder, indices: kept}, paths
+}
+
+// Subset is the dataset a notebook trains on: all of folder, or, when MaxImages is set (a quick run), at most
+// that many images spread evenly over the classes.
+func (s Settings) Subset(folder *datasets.ImageFolder) dataloader.Dataset {
+	subset, _ := balancedSubset(folder, s.MaxImages)
+	return subset
 }

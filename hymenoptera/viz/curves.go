@@ -2,12 +2,10 @@ package viz
 
 import (
 	"fmt"
-	"html"
 	"io"
 	"math"
 	"slices"
 	"strings"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
@@ -32,10 +30,6 @@ type curvesFigure struct {
 
 func (f *curvesFigure) Name() string { return fileName(f.title, "training-curves") }
 func (f *curvesFigure) Ext() string  { return ".svg" }
-
-func (f *curvesFigure) HTML() (string, error) {
-	return `<div style="display:inline-block">` + svgElement(f.svg()) + `</div>`, nil
-}
 
 func (f *curvesFigure) Encode(w io.Writer) error {
 	width, height, body := f.svg()
@@ -67,96 +61,6 @@ func (f *curvesFigure) svg() (width, height float64, body string) {
 	fmt.Fprintf(&b, `<g transform="translate(%s,%s)">%s</g>`, num(svgMargin), num(top), loss.svg(chartW, chartH))
 	fmt.Fprintf(&b, `<g transform="translate(%s,%s)">%s</g>`, num(svgMargin+chartW), num(top), acc.svg(chartW, chartH))
 	return 2*svgMargin + 2*chartW, top + chartH + svgMargin, b.String()
-}
-
-// LiveCurves shows a history's curves while it grows: pass Update as train.Config.OnEpoch. In a notebook each
-// Update redraws one transient output in place, and Finish replaces it with a permanent one, the only kind a
-// saved notebook and its HTML export keep for sure. Elsewhere each Update rewrites one SVG file (its path printed
-// at the first), which Finish leaves as the final figure. Make one with NewLiveCurves.
-type LiveCurves struct {
-	display *Display
-	title   string
-
-	mu       sync.Mutex
-	last     Figure // the latest history's figure
-	id       string // the notebook's transient output
-	path     string // the file, outside notebooks
-	err      error  // the first failure, reported by Finish
-	finished bool
-}
-
-// NewLiveCurves returns live curves titled title, shown with the Default display.
-func NewLiveCurves(title string) *LiveCurves { return Default.NewLiveCurves(title) }
-
-// NewLiveCurves returns live curves titled title, shown with d.
-func (d *Display) NewLiveCurves(title string) *LiveCurves {
-	return &LiveCurves{display: d, title: title}
-}
-
-// Update redraws the curves from h. It has train.Config.OnEpoch's signature, so it returns no error: Finish
-// reports the first one. After Finish it does nothing.
-func (l *LiveCurves) Update(h train.History) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.finished {
-		return
-	}
-	l.last = CurvesFigure(h, l.title)
-	if err := l.redraw(); err != nil && l.err == nil {
-		l.err = err
-	}
-}
-
-func (l *LiveCurves) redraw() error {
-	if l.display.inNotebook() {
-		html, err := l.last.HTML()
-		if err != nil {
-			return err
-		}
-		out := l.display.output()
-		if l.id == "" {
-			l.id = out.newID()
-		}
-		return out.update(l.id, html)
-	}
-	if l.path == "" {
-		path, err := l.display.reservePath(l.last)
-		if err != nil {
-			return err
-		}
-		l.path = path
-		fmt.Fprintf(l.display.log(), "training curves, updated every epoch: %s\n", path)
-	}
-	return writeFigure(l.path, l.last)
-}
-
-// Finish ends the live display, leaving the last Update's figure as a permanent output (in a notebook) or as
-// the file (elsewhere), and returns the first error of any Update.
-func (l *LiveCurves) Finish() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.finished || l.last == nil {
-		l.finished = true
-		return l.err
-	}
-	l.finished = true
-	if l.id != "" {
-		out := l.display.output()
-		html, err := l.last.HTML()
-		if err == nil {
-			// Empty the transient output, so that the figure does not show twice while the kernel runs.
-			err = out.update(l.id, "")
-		}
-		if err == nil {
-			err = out.display(html)
-		}
-		if l.err == nil {
-			l.err = err
-		}
-	} else if l.path != "" {
-		fmt.Fprintf(l.display.log(), "figure saved to %s\n", l.path)
-	}
-	return l.err
 }
 
 // Run is a named training history, one of the curves of a ComparisonFigure.
@@ -217,35 +121,6 @@ func (f *comparisonFigure) chart() lineChart {
 		c.series = append(c.series, s)
 	}
 	return c
-}
-
-// HTML is an HTML table above the chart, inline SVG.
-func (f *comparisonFigure) HTML() (string, error) {
-	var b strings.Builder
-	b.WriteString(`<div style="display:inline-block;font-family:sans-serif;font-size:14px">`)
-	if f.title != "" {
-		fmt.Fprintf(&b, `<div style="font-weight:bold;margin:4px 0 8px">%s</div>`, html.EscapeString(f.title))
-	}
-	b.WriteString(`<table style="border-collapse:collapse;margin-bottom:8px"><tr>`)
-	for _, c := range comparisonColumns {
-		fmt.Fprintf(&b, `<th style="border-bottom:1px solid #333;padding:2px 10px;text-align:left">%s</th>`, c)
-	}
-	b.WriteString(`</tr>`)
-	for i, row := range f.rows() {
-		b.WriteString(`<tr>`)
-		for j, cell := range row {
-			style := "padding:2px 10px"
-			if j == 0 {
-				style += ";color:" + palette[i%len(palette)]
-			}
-			fmt.Fprintf(&b, `<td style="%s">%s</td>`, style, html.EscapeString(cell))
-		}
-		b.WriteString(`</tr>`)
-	}
-	b.WriteString(`</table>`)
-	b.WriteString(svgElement(chartW, chartH, f.chart().svg(chartW, chartH)))
-	b.WriteString(`</div>`)
-	return b.String(), nil
 }
 
 // Encode writes one SVG: the title, the table as text, and the chart.

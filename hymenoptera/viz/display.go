@@ -1,17 +1,17 @@
 // Package viz holds the tutorial's visual helpers: torchvision's make_grid, the tutorial's imshow, the grid of
-// predicted images of visualize_model, a class-probability view, and training curves (static, live during
-// training, and a comparison of two runs).
+// predicted images of visualize_model, a class-probability view, training curves and a comparison of two runs,
+// and the training progress a notebook cell shows while it trains.
 //
-// Every helper builds a Figure, and one mechanism shows it (Display.Show): inline in a GoNB notebook, as HTML that
-// survives the saved notebook and nbconvert's HTML export (PNG images as data: URIs, charts as inline SVG, text
-// as HTML); anywhere else, as a PNG or SVG file in the figures directory, whose path is printed. The figures are
-// drawn here, with no plotting library, so that they look the same in both places and depend on nothing the
-// notebook's front-end may lack.
+// Every helper builds a Figure, and one mechanism shows it (Display.Show): inline in a GoNB notebook, as one image
+// output (PNG or SVG) that the saved notebook and nbconvert's HTML export keep as it is; anywhere else, as a PNG or
+// SVG file in the figures directory, whose path is printed. The figures are drawn here, so that they look the
+// same in both places and depend on nothing the notebook's front-end may lack.
 //
 // viz never runs a model: callers pass the predictions, and the training history (train.History), in.
 package viz
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -21,19 +21,19 @@ import (
 	"sync"
 
 	"github.com/janpfeifer/gonb/gonbui"
+	"github.com/janpfeifer/gonb/gonbui/protocol"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/atomicfile"
 )
 
-// Figure is one visual output, in its two forms: HTML for a notebook cell, a file elsewhere.
+// Figure is one visual output: a PNG image or an SVG chart, shown as an image output in a notebook cell and
+// saved as a file elsewhere.
 type Figure interface {
 	// Name is the file name, without extension, the figure is saved under (derived from its title).
 	Name() string
 	// Ext is the extension of the file form, ".png" or ".svg".
 	Ext() string
-	// HTML is the notebook form: a self-contained fragment, with images as data: URIs and charts as inline SVG.
-	HTML() (string, error)
-	// Encode writes the file form.
+	// Encode writes the figure: PNG or SVG, as Ext says.
 	Encode(w io.Writer) error
 }
 
@@ -76,20 +76,21 @@ type Display struct {
 	notebook notebookOutput
 }
 
-// Default is the Display that Show, Imshow, VisualizeModel and NewLiveCurves use.
+// Default is the Display that Show, Imshow, VisualizeModel and NewTrainingProgress use.
 var Default = &Display{}
 
 // Show shows fig with the Default display.
 func Show(fig Figure) error { return Default.Show(fig) }
 
-// Show displays fig inline in a notebook, or saves it to a file and prints the file's path.
+// Show displays fig inline in a notebook, as one image output (image/png or image/svg+xml), or saves it to a file
+// and prints the file's path.
 func (d *Display) Show(fig Figure) error {
 	if d.inNotebook() {
-		html, err := fig.HTML()
-		if err != nil {
+		var b bytes.Buffer
+		if err := fig.Encode(&b); err != nil {
 			return fmt.Errorf("viz: rendering figure %q: %w", fig.Name(), err)
 		}
-		return d.output().display(html)
+		return d.output().image(fig.Ext(), b.Bytes())
 	}
 	path, err := d.Save(fig)
 	if err != nil {
@@ -157,23 +158,28 @@ func writeFigure(path string, fig Figure) error {
 	return nil
 }
 
-// notebookOutput is what a Display needs from the notebook: permanent outputs, and transient ones updated in
-// place (the live training curves).
+// notebookOutput is what a Display needs from the notebook: image outputs, and an HTML output updated in place
+// (the training progress).
 type notebookOutput interface {
-	display(html string) error
+	image(ext string, data []byte) error
 	update(id, html string) error
 	newID() string
 }
 
-// gonbOutput sends outputs to the GoNB kernel as text/html display_data. HTML, rather than image/png or
-// image/svg+xml outputs, is what both JupyterLab and nbconvert's HTML export show as is.
+// gonbOutput sends outputs to the GoNB kernel as display_data: figures as image/png or image/svg+xml, which a saved
+// notebook keeps once and nbconvert's HTML export embeds, and the progress as text/html.
 type gonbOutput struct{}
 
 // Each output is followed by gonbui.Sync, which returns once GoNB has taken everything sent before it: a cell's
 // program that exits right after displaying could otherwise end before GoNB reads its last output from the pipe,
 // and the figure would be missing from the notebook.
-func (gonbOutput) display(html string) error {
-	gonbui.DisplayHTML(html)
+func (gonbOutput) image(ext string, data []byte) error {
+	var content any = data // image/png: GoNB base64-encodes bytes
+	mime := protocol.MIMEImagePNG
+	if ext == ".svg" {
+		content, mime = string(data), protocol.MIMEImageSVG
+	}
+	gonbui.SendData(&protocol.DisplayData{Data: map[protocol.MIMEType]any{mime: content}})
 	gonbui.Sync()
 	return notebookError()
 }

@@ -23,6 +23,19 @@ func Unnormalized(t *transforms.Tensor) (*image.NRGBA, error) {
 	return img, nil
 }
 
+// ToImage turns an image tensor of values in [0, 1] (channels last, RGB) into an 8-bit image, as matplotlib's
+// imshow draws floats; values outside [0, 1] are clipped.
+func ToImage(t *transforms.Tensor) (*image.NRGBA, error) {
+	if t == nil || t.C != 3 {
+		return nil, fmt.Errorf("viz: ToImage needs an RGB image tensor")
+	}
+	img, err := transforms.Unnormalize(t.Data, t.W, t.H, [3]float32{0, 0, 0}, [3]float32{1, 1, 1})
+	if err != nil {
+		return nil, fmt.Errorf("viz: %w", err)
+	}
+	return img, nil
+}
+
 // ImageFigure is an image under a title, as matplotlib's imshow and title show it. It saves as
 // <title>.png ("image.png" without a title).
 func ImageFigure(img image.Image, title string) Figure {

@@ -3,7 +3,6 @@ package viz
 import (
 	"errors"
 	"fmt"
-	"html"
 	"image"
 	"io"
 	"math"
@@ -103,24 +102,6 @@ type probabilitiesFigure struct {
 
 func (f *probabilitiesFigure) Name() string { return fileName(f.title, "probabilities") }
 func (f *probabilitiesFigure) Ext() string  { return ".svg" }
-
-// HTML puts the image and the chart side by side, the image as a PNG <img>.
-func (f *probabilitiesFigure) HTML() (string, error) {
-	src, err := pngDataURI(f.image)
-	if err != nil {
-		return "", err
-	}
-	chart, w, h := f.bars()
-	size := f.image.Bounds().Size()
-	var b strings.Builder
-	b.WriteString(`<div style="display:inline-block;font-family:sans-serif;font-size:14px">`)
-	fmt.Fprintf(&b, `<div style="text-align:center;font-weight:bold;margin:4px 0 8px">%s</div>`, html.EscapeString(f.title))
-	b.WriteString(`<div style="display:flex;align-items:center;gap:16px">`)
-	fmt.Fprintf(&b, `<img src="%s" width="%d" height="%d" alt="%s">`, src, size.X, size.Y, html.EscapeString(f.title))
-	b.WriteString(svgElement(w, h, chart))
-	b.WriteString(`</div></div>`)
-	return b.String(), nil
-}
 
 // Encode writes one SVG: the title, the image (embedded as a PNG data: URI) and the chart.
 func (f *probabilitiesFigure) Encode(w io.Writer) error {

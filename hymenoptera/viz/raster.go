@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"html"
 	"image"
 	"image/color"
 	"image/draw"
@@ -58,38 +57,6 @@ func (g *panelGrid) validate() error {
 		}
 	}
 	return nil
-}
-
-// HTML lays the panels out in a CSS grid, each image as a PNG data: URI under its caption.
-func (g *panelGrid) HTML() (string, error) {
-	if err := g.validate(); err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	b.WriteString(`<div style="display:inline-block;font-family:sans-serif;font-size:14px">`)
-	if g.title != "" {
-		fmt.Fprintf(&b, `<div style="text-align:center;font-weight:bold;margin:4px 0 8px">%s</div>`, html.EscapeString(g.title))
-	}
-	fmt.Fprintf(&b, `<div style="display:grid;grid-template-columns:repeat(%d,auto);gap:12px 16px;justify-content:center">`,
-		min(g.cols, len(g.panels)))
-	for _, p := range g.panels {
-		src, err := pngDataURI(p.image)
-		if err != nil {
-			return "", err
-		}
-		b.WriteString(`<figure style="margin:0;text-align:center">`)
-		var alt []string
-		for _, line := range p.caption {
-			fmt.Fprintf(&b, `<figcaption style="color:%s">%s</figcaption>`, line.color, html.EscapeString(line.text))
-			alt = append(alt, line.text)
-		}
-		size := p.image.Bounds().Size()
-		fmt.Fprintf(&b, `<img src="%s" width="%d" height="%d" alt="%s">`, src, size.X, size.Y,
-			html.EscapeString(strings.Join(alt, ", ")))
-		b.WriteString(`</figure>`)
-	}
-	b.WriteString(`</div></div>`)
-	return b.String(), nil
 }
 
 // Encode writes the figure as one PNG.

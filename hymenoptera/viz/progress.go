@@ -1,0 +1,186 @@
+package viz
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"html"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
+)
+
+// TrainingProgress is a training cell's progress in a notebook: one output, updated in place, with the epoch, the
+// phase, the running loss and accuracy, the time left and the training curves so far. Finish turns it into a
+// one-line summary and shows the final curves as a figure, so the saved notebook keeps one small progress output
+// and one image. Outside a notebook it draws the terminal's progress bar instead (train.NewTerminalProgress) and
+// saves the curves as a file at the end.
+//
+// The output's HTML carries its state as JSON in the data-progress attribute of a div of class
+// hymenoptera-progress ("title", "epoch", "epochs", "phase", "batch", "batches", "loss", "acc", "elapsed",
+// "epoch_seconds", "eta"), which `go run ./kernel run` mirrors on the terminal.
+type TrainingProgress struct {
+	display  *Display
+	title    string
+	epochs   int
+	batches  map[string]int
+	terminal train.Progress // outside a notebook
+
+	id         string // the notebook output
+	tally      train.PhaseTally
+	start      time.Time
+	epochStart time.Time
+	epochSecs  float64 // the last completed epoch's duration
+	curves     string  // the curves so far, inline SVG
+	lastSent   time.Time
+	err        error // the first failure, reported by Finish
+}
+
+// progressState is the JSON of the data-progress attribute.
+type progressState struct {
+	Title        string  `json:"title"`
+	Epoch        int     `json:"epoch"`
+	Epochs       int     `json:"epochs"`
+	Phase        string  `json:"phase"`
+	Batch        int     `json:"batch"`
+	Batches      int     `json:"batches"`
+	Loss         float64 `json:"loss"`
+	Acc          float64 `json:"acc"`
+	Elapsed      float64 `json:"elapsed"`
+	EpochSeconds float64 `json:"epoch_seconds"`
+	ETA          float64 `json:"eta"`
+}
+
+// progressInterval is the least time between two updates of the notebook output within a phase.
+const progressInterval = 500 * time.Millisecond
+
+// NewTrainingProgress starts the progress of a training titled title (the scenario's name) of epochs epochs,
+// whose phases have trainBatches and valBatches batches, shown with the Default display.
+func NewTrainingProgress(title string, epochs, trainBatches, valBatches int) *TrainingProgress {
+	return Default.NewTrainingProgress(title, epochs, trainBatches, valBatches)
+}
+
+// NewTrainingProgress is NewTrainingProgress shown with d.
+func (d *Display) NewTrainingProgress(title string, epochs, trainBatches, valBatches int) *TrainingProgress {
+	p := &TrainingProgress{display: d, title: title, epochs: epochs, start: time.Now(), epochStart: time.Now(),
+		batches: map[string]int{train.PhaseTrain: trainBatches, train.PhaseVal: valBatches}}
+	if !d.inNotebook() {
+		p.terminal = train.NewTerminalProgress(os.Stderr, trainBatches, valBatches)
+	}
+	return p
+}
+
+// Batch tallies a step's result and updates the output (at most twice a second, and at a phase's end).
+func (p *TrainingProgress) Batch(phase string, epoch int, r train.StepResult) {
+	if p.terminal != nil {
+		p.terminal.Batch(phase, epoch, r)
+		return
+	}
+	p.tally.Add(phase, epoch, r)
+	if p.tally.Batches < p.batches[phase] && time.Since(p.lastSent) < progressInterval {
+		return
+	}
+	p.send(p.state(phase))
+}
+
+// Epoch times the epoch that ended and redraws the curves from h.
+func (p *TrainingProgress) Epoch(h train.History) {
+	now := time.Now()
+	p.epochSecs, p.epochStart = now.Sub(p.epochStart).Seconds(), now
+	if p.terminal != nil {
+		return
+	}
+	var b bytes.Buffer
+	if err := CurvesFigure(h, p.title).Encode(&b); err != nil {
+		p.fail(err)
+		return
+	}
+	_, svg, _ := strings.Cut(b.String(), "?>") // inline in HTML: without the file's XML declaration
+	p.curves = svg
+	s := p.state(train.PhaseVal)
+	s.Epoch = len(h.Epochs) - 1
+	p.send(s)
+}
+
+// Finish leaves a one-line summary in the output and shows the final curves as a figure (saves them, outside a
+// notebook). It returns the first error of any update.
+func (p *TrainingProgress) Finish(h train.History) error {
+	if p.terminal == nil {
+		p.curves = ""
+		s := p.state("done")
+		s.Epoch, s.ETA = p.epochs-1, 0
+		p.send(s)
+	}
+	if len(h.Epochs) > 0 {
+		if err := p.display.Show(CurvesFigure(h, p.title+": loss and accuracy")); err != nil {
+			p.fail(err)
+		}
+	}
+	return p.err
+}
+
+func (p *TrainingProgress) state(phase string) progressState {
+	eta := -1.0
+	if p.epochSecs > 0 {
+		remaining := p.epochs - p.tally.Epoch
+		eta = max(float64(remaining)*p.epochSecs-time.Since(p.epochStart).Seconds(), 0)
+	}
+	return progressState{Title: p.title, Epoch: p.tally.Epoch, Epochs: p.epochs, Phase: phase,
+		Batch: p.tally.Batches, Batches: p.batches[phase], Loss: p.tally.Loss(), Acc: p.tally.Accuracy(),
+		Elapsed: time.Since(p.start).Seconds(), EpochSeconds: p.epochSecs, ETA: eta}
+}
+
+func (p *TrainingProgress) send(s progressState) {
+	p.lastSent = time.Now()
+	out := p.display.output()
+	if p.id == "" {
+		p.id = out.newID()
+	}
+	if err := out.update(p.id, progressHTML(s, p.curves)); err != nil {
+		p.fail(err)
+	}
+}
+
+func (p *TrainingProgress) fail(err error) {
+	if p.err == nil {
+		p.err = err
+	}
+}
+
+// progressHTML renders the state as a status line (and the curves so far, when there are some).
+func progressHTML(s progressState, curves string) string {
+	state, _ := json.Marshal(s) // plain numbers and strings: cannot fail
+	var line string
+	switch {
+	case s.Phase == "done":
+		line = fmt.Sprintf("%s: %d epochs done in %s", s.Title, s.Epochs, clock(s.Elapsed))
+	default:
+		line = fmt.Sprintf("%s: epoch %d/%d, %s %d/%d, loss %.4f, acc %.4f, elapsed %s", s.Title, s.Epoch,
+			s.Epochs-1, s.Phase, s.Batch, s.Batches, s.Loss, s.Acc, clock(s.Elapsed))
+		if s.ETA >= 0 {
+			line += ", about " + clock(s.ETA) + " left"
+		}
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<div class="hymenoptera-progress" data-progress="%s" style="font-family:monospace">%s`,
+		html.EscapeString(string(state)), html.EscapeString(line))
+	if curves != "" {
+		fmt.Fprintf(&b, "<div>%s</div>", curves)
+	}
+	b.WriteString("</div>")
+	return b.String()
+}
+
+// clock writes seconds as 1h02m03s, 2m03s or 3s.
+func clock(seconds float64) string {
+	d := time.Duration(seconds+0.5) * time.Second
+	switch {
+	case d >= time.Hour:
+		return fmt.Sprintf("%dh%02dm%02ds", int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60)
+	case d >= time.Minute:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	return fmt.Sprintf("%ds", int(d.Seconds()))
+}
