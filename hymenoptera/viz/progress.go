@@ -97,8 +97,7 @@ func (p *TrainingProgress) Epoch(h train.History) {
 		p.fail(err)
 		return
 	}
-	_, svg, _ := strings.Cut(b.String(), "?>") // inline in HTML: without the file's XML declaration
-	p.curves = svg
+	p.curves = b.String()
 	s := p.state(train.PhaseVal)
 	s.Epoch = len(h.Epochs) - 1
 	p.send(s)

@@ -28,7 +28,9 @@ func svgElement(width, height float64, body string) string {
 
 // writeSVGFile writes a standalone SVG file.
 func writeSVGFile(w io.Writer, width, height float64, body string) error {
-	_, err := io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+svgElement(width, height, body)+"\n")
+	// No XML declaration: the same text serves as a file and inline in HTML (nbconvert's export embeds SVG
+	// outputs in the page, and its HTML cleaner refuses a declaration).
+	_, err := io.WriteString(w, svgElement(width, height, body)+"\n")
 	return err
 }
 
