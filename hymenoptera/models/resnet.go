@@ -237,6 +237,12 @@ func (m *ResNet) BuildLogits(images *graph.Node, training bool) *graph.Node {
 // BuildFeatures builds the backbone: images [N, H, W, 3] to the pooled features [N, FeatureWidth] that the head
 // reads.
 func (m *ResNet) BuildFeatures(images *graph.Node, training bool) *graph.Node {
+	return PoolTrunk(m.BuildTrunk(images, training))
+}
+
+// BuildTrunk builds the network up to layer4's output, before the average pool: images [N, H, W, 3] to
+// [N, H/32, W/32, FeatureWidth] (7×7 for 224×224 images). Explanations such as Grad-CAM read these activations.
+func (m *ResNet) BuildTrunk(images *graph.Node, training bool) *graph.Node {
 	x := graph.TransposeAllAxes(images, 3, 0, 1, 2) // [N, H, W, C] → [C, N, H, W], see layers.go.
 	x = relu(m.stem.apply(x, training, m.algorithm))
 	x = maxPool2d(x, 3, 2, 1, m.algorithm)
@@ -245,9 +251,12 @@ func (m *ResNet) BuildFeatures(images *graph.Node, training bool) *graph.Node {
 			x = m.stages[s][b].apply(x, training, m.algorithm)
 		}
 	}
-	pooled := graph.ReduceMean(x, 2, 3) // global average pool: [C, N]
-	return graph.Transpose(pooled, 0, 1)
+	return graph.TransposeAllAxes(x, 1, 2, 3, 0)
 }
+
+// PoolTrunk is the global average pool between BuildTrunk and BuildHead (torchvision's avgpool and flatten):
+// [N, h, w, C] to [N, C].
+func PoolTrunk(trunk *graph.Node) *graph.Node { return graph.ReduceMean(trunk, 1, 2) }
 
 // BuildHead builds fc: features [N, FeatureWidth] to logits [N, NumClasses].
 func (m *ResNet) BuildHead(features *graph.Node) *graph.Node {
