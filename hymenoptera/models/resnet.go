@@ -256,6 +256,13 @@ func (m *ResNet) BuildLogits(images *graph.Node) *graph.Node {
 // BuildFeatures builds the backbone, in the model's current mode: images [N, H, W, 3] to the pooled features
 // [N, FeatureWidth] that the head reads.
 func (m *ResNet) BuildFeatures(images *graph.Node) *graph.Node {
+	return PoolTrunk(m.BuildTrunk(images))
+}
+
+// BuildTrunk builds the network up to layer4's output, before the average pool, in the model's current mode:
+// images [N, H, W, 3] to [N, H/32, W/32, FeatureWidth] (7×7 for 224×224 images). Explanations such as Grad-CAM
+// read these activations.
+func (m *ResNet) BuildTrunk(images *graph.Node) *graph.Node {
 	training := m.training
 	x := graph.TransposeAllAxes(images, 3, 0, 1, 2) // [N, H, W, C] → [C, N, H, W], see layers.go.
 	x = relu(m.stem.apply(x, training, m.algorithm))
@@ -265,9 +272,12 @@ func (m *ResNet) BuildFeatures(images *graph.Node) *graph.Node {
 			x = m.stages[s][b].apply(x, training, m.algorithm)
 		}
 	}
-	pooled := graph.ReduceMean(x, 2, 3) // global average pool: [C, N]
-	return graph.Transpose(pooled, 0, 1)
+	return graph.TransposeAllAxes(x, 1, 2, 3, 0)
 }
+
+// PoolTrunk is the global average pool between BuildTrunk and BuildHead (torchvision's avgpool and flatten):
+// [N, h, w, C] to [N, C].
+func PoolTrunk(trunk *graph.Node) *graph.Node { return graph.ReduceMean(trunk, 1, 2) }
 
 // BuildHead builds fc: features [N, FeatureWidth] to logits [N, NumClasses].
 func (m *ResNet) BuildHead(features *graph.Node) *graph.Node {

@@ -47,6 +47,8 @@ type lineChart struct {
 	series                []series
 	// integerX keeps x ticks on whole numbers (epochs); percentY labels y ticks, fractions, as percentages.
 	integerX, percentY bool
+	// pointsOnly draws each series as markers without the line joining them: a scatter plot.
+	pointsOnly bool
 }
 
 // svg draws the chart in a width×height box at the origin. Points that are not finite (a diverged loss) are left
@@ -99,7 +101,9 @@ func (c lineChart) svg(width, height float64) string {
 		if points.Len() == 0 {
 			continue
 		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, s.color, points.String())
+		if !c.pointsOnly {
+			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`, s.color, points.String())
+		}
 		fmt.Fprintf(&b, `<g fill="%s">%s</g>`, s.color, markers.String())
 	}
 	return b.String()

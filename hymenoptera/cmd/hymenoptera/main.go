@@ -2,6 +2,7 @@
 // predictions on image files, and the benchmarks that put the Go implementation side by side with PyTorch.
 //
 //	hymenoptera predict --weights FILE|imagenet [--json] [--batch N] IMAGE...
+//	hymenoptera explain --weights FILE|imagenet [--json] [--out DIR] IMAGE...
 //	hymenoptera bench --mode eval|train|data|epoch [--batch N] [--iters K] [--warmup W] [--json]
 //	hymenoptera train --scenario finetune|fixed [--epochs N] [--weights FILE|imagenet] [--data SOURCE] [--out DIR]
 //	hymenoptera help [COMMAND]
