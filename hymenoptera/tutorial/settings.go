@@ -25,8 +25,8 @@ const (
 	EnvWorkers   = "HYMENOPTERA_WORKERS"
 	EnvRuns      = "HYMENOPTERA_RUNS"
 	EnvResume    = "HYMENOPTERA_RESUME"
-	// The dataset source and the weights file are read by the datasets and models packages:
-	// HYMENOPTERA_DATA_URL, HYMENOPTERA_DATA and HYMENOPTERA_WEIGHTS.
+	EnvWeights   = "HYMENOPTERA_WEIGHTS"
+	// The dataset source is read by the datasets package: HYMENOPTERA_DATA_URL and HYMENOPTERA_DATA.
 )
 
 // Settings of a tutorial run. The zero value of a field means its default.
@@ -44,11 +44,14 @@ type Settings struct {
 	// DataSource is where the dataset comes from (see datasets.DownloadOptions.Source); "" means
 	// $HYMENOPTERA_DATA_URL, else the tutorial's URL.
 	DataSource string
+	// Weights is the starting checkpoint: ImageNetWeights (torchvision's, downloaded once), or a file
+	// (HYMENOPTERA_WEIGHTS).
+	Weights string
 }
 
 // Defaults are the tutorial's values.
 func Defaults() Settings {
-	return Settings{Epochs: 25, BatchSize: 4, ImageSize: 224}
+	return Settings{Epochs: 25, BatchSize: 4, ImageSize: 224, Weights: ImageNetWeights}
 }
 
 // FromEnv returns Defaults overridden by the HYMENOPTERA_* environment variables. An unparsable value is an
@@ -89,6 +92,9 @@ func FromEnv() (Settings, error) {
 		s.Resume = resume
 	}
 	s.RunsDir = os.Getenv(EnvRuns)
+	if file := os.Getenv(EnvWeights); file != "" {
+		s.Weights = file
+	}
 	return s, nil
 }
 
