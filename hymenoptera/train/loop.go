@@ -143,11 +143,11 @@ func TrainModel(ctx context.Context, m *models.ResNet, trainData, valData Batche
 			return History{}, err
 		}
 	}
-	loop := &trainingRun{ctx: ctx, stepper: stepper, run: run, cfg: cfg,
-		data: map[string]Batches{PhaseTrain: trainData, PhaseVal: valData}}
 	if cfg.Progress == nil {
 		cfg.Progress = NewTerminalProgress(os.Stderr, trainData.Len(), valData.Len())
 	}
+	loop := &trainingRun{ctx: ctx, stepper: stepper, run: run, cfg: cfg,
+		data: map[string]Batches{PhaseTrain: trainData, PhaseVal: valData}}
 	start := time.Now()
 	for epoch := run.NextEpoch(); epoch < cfg.Epochs; epoch++ {
 		fmt.Fprintf(cfg.Log, "Epoch %d/%d\n----------\n", epoch, cfg.Epochs-1)

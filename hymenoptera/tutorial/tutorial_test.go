@@ -1,6 +1,7 @@
 package tutorial
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -60,6 +61,18 @@ func TestBalancedSubset(t *testing.T) {
 	}
 	if all, _ := balancedSubset(folder, 0); all.Len() != 10 {
 		t.Errorf("max 0 keeps %d samples, want all 10", all.Len())
+	}
+	if notebook := (Settings{MaxImages: 4}).Subset(folder); notebook.Len() != 4 || notebook.Label(3) != 1 {
+		t.Errorf("Settings.Subset of 4: %d samples, the last labelled %d: want balancedSubset's", notebook.Len(),
+			notebook.Label(3))
+	}
+}
+
+// TestWeightsFileOfACheckpoint: a checkpoint file is used as it is, with nothing fetched.
+func TestWeightsFileOfACheckpoint(t *testing.T) {
+	const checkpoint = "runs/finetune/best.pth"
+	if file, err := WeightsFile(context.Background(), checkpoint, nil); err != nil || file != checkpoint {
+		t.Fatalf("WeightsFile = %q, %v, want the checkpoint itself", file, err)
 	}
 }
 

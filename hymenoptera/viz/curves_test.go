@@ -6,8 +6,7 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -179,20 +178,6 @@ func TestCurvesFigureEdgeCases(t *testing.T) {
 	}
 }
 
-func TestCurvesFigureHTMLIsInlineSVG(t *testing.T) {
-	html, err := CurvesFigure(history(3), "").HTML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	start, end := strings.Index(html, "<svg"), strings.LastIndex(html, "</svg>")
-	if start < 0 || end < 0 || strings.Contains(html, "<?xml") {
-		t.Fatalf("not inline SVG: %.200s", html)
-	}
-	if doc := parseSVG(t, []byte(html[start:end+len("</svg>")])); len(doc.polylines) != 4 {
-		t.Fatalf("%d polylines", len(doc.polylines))
-	}
-}
-
 func TestNiceTicks(t *testing.T) {
 	cases := []struct {
 		lo, hi  float64
@@ -226,81 +211,26 @@ func TestComparisonFigure(t *testing.T) {
 	fig := ComparisonFigure("Fine-tuning vs fixed features",
 		Run{Name: "fine-tuning", History: history(5)}, Run{Name: "fixed feature extractor", History: fixed},
 		Run{Name: "not started"})
-	html, err := fig.HTML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		// best val acc, its epoch, epochs, total time (60 s an epoch)
-		"<td", ">fine-tuning<", ">0.7800<", ">5<", ">5m 0s<",
-		">fixed feature extractor<", ">0.7400<", ">2<", ">4m 0s<", ">not started<",
-	} {
-		if !strings.Contains(html, want) {
-			t.Errorf("the HTML lacks %s", want)
-		}
-	}
 	doc := parseSVG(t, encode(t, fig))
+	// The title, then the table, a text per cell: best val acc, its epoch, epochs, total time (60 s an epoch).
+	table := [][]string{
+		comparisonColumns,
+		{"fine-tuning", "0.7800", "4", "5", "5m 0s"},
+		{"fixed feature extractor", "0.7400", "2", "4", "4m 0s"},
+		{"not started", "–", "–", "0", "–"},
+	}
+	var want []string
+	for _, row := range table {
+		want = append(want, row...)
+	}
+	if len(doc.texts) < 1+len(want) || doc.texts[0] != "Fine-tuning vs fixed features" ||
+		!slices.Equal(doc.texts[1:1+len(want)], want) {
+		t.Fatalf("the SVG's title and table are %q, want the title and %q", doc.texts[:min(len(doc.texts), 1+len(want))], want)
+	}
 	if len(doc.polylines) != 2 || len(doc.polylines[0].points) != 5 || len(doc.polylines[1].points) != 4 {
 		t.Fatalf("%d val-accuracy curves", len(doc.polylines))
 	}
-	for _, want := range []string{"best val acc", "0.7800", "0.7400", "Validation accuracy", "fine-tuning"} {
-		if !doc.hasText(want) {
-			t.Errorf("the SVG lacks text %q", want)
-		}
-	}
-}
-
-func TestLiveCurvesOutsideNotebookRewritesOneFile(t *testing.T) {
-	d, log := filesDisplay(t)
-	live := d.NewLiveCurves("Fine-tuning")
-	var onEpoch func(train.History) = live.Update // what train.Config.OnEpoch takes
-	for n := 1; n <= 3; n++ {
-		onEpoch(history(n))
-	}
-	if err := live.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(d.Dir, "fine-tuning.svg")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if doc := parseSVG(t, data); len(doc.polylines) != 4 || len(doc.polylines[0].points) != 3 {
-		t.Fatalf("the file does not hold the last history")
-	}
-	if files, _ := os.ReadDir(d.Dir); len(files) != 1 {
-		t.Fatalf("%d files, want one rewritten", len(files))
-	}
-	if n := strings.Count(log.String(), path); n != 2 {
-		t.Fatalf("printed %q: want the path at the first update and at Finish", log.String())
-	}
-	live.Update(history(4)) // after Finish: ignored
-	if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
-		t.Fatal("an Update after Finish rewrote the file")
-	}
-}
-
-func TestLiveCurvesInNotebookEndWithAPermanentOutput(t *testing.T) {
-	notebook := &recorder{}
-	d := &Display{Mode: Notebook, notebook: notebook}
-	live := d.NewLiveCurves("")
-	live.Update(history(1))
-	live.Update(history(2))
-	if err := live.Finish(); err != nil {
-		t.Fatal(err)
-	}
-	final, _ := CurvesFigure(history(2), "").HTML()
-	first, _ := CurvesFigure(history(1), "").HTML()
-	want := []string{"update live-1 " + first, "update live-1 " + final, "update live-1 ", "display " + final}
-	if strings.Join(notebook.events, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("the notebook got %d events:\n%.120q\nwant\n%.120q", len(notebook.events), notebook.events, want)
-	}
-}
-
-func TestLiveCurvesFinishWithoutUpdates(t *testing.T) {
-	notebook := &recorder{}
-	d := &Display{Mode: Notebook, notebook: notebook}
-	if err := d.NewLiveCurves("").Finish(); err != nil || len(notebook.events) != 0 {
-		t.Fatalf("Finish without updates: %v, events %q", err, notebook.events)
+	if !doc.hasText("Validation accuracy") {
+		t.Errorf("the SVG lacks the chart's title: %q", doc.texts)
 	}
 }

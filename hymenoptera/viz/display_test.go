@@ -2,15 +2,14 @@ package viz
 
 import (
 	"bytes"
-	"encoding/base64"
 	"errors"
 	"image"
+	"image/draw"
 	"image/png"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,22 +17,44 @@ import (
 	"github.com/hymenoptera-go/tutorial/hymenoptera/transforms"
 )
 
-// recorder stands in for the notebook: it records what a Display sends.
+// recorder stands in for the notebook: it records what a Display sends, in order.
 type recorder struct {
-	events []string // "display <html>" or "update <id> <html>"
+	events []event
+	ids    int // outputs created by newID
 }
 
-func (r *recorder) display(html string) error {
-	r.events = append(r.events, "display "+html)
+// event is an image output (kind "image": its extension and file bytes) or an update of an output in place (kind
+// "update": the output's id and its HTML in data).
+type event struct {
+	kind, ext, id string
+	data          []byte
+}
+
+func (r *recorder) image(ext string, data []byte) error {
+	r.events = append(r.events, event{kind: "image", ext: ext, data: bytes.Clone(data)})
 	return nil
 }
 
 func (r *recorder) update(id, html string) error {
-	r.events = append(r.events, "update "+id+" "+html)
+	r.events = append(r.events, event{kind: "update", id: id, data: []byte(html)})
 	return nil
 }
 
-func (r *recorder) newID() string { return "live-1" }
+func (r *recorder) newID() string {
+	r.ids++
+	return "output-" + strconv.Itoa(r.ids)
+}
+
+// images returns the recorded image outputs.
+func (r *recorder) images() []event {
+	var images []event
+	for _, e := range r.events {
+		if e.kind == "image" {
+			images = append(images, e)
+		}
+	}
+	return images
+}
 
 // filesDisplay saves into a temporary directory and logs into a buffer.
 func filesDisplay(t *testing.T) (*Display, *bytes.Buffer) {
@@ -41,27 +62,23 @@ func filesDisplay(t *testing.T) (*Display, *bytes.Buffer) {
 	return &Display{Mode: Files, Dir: t.TempDir(), Log: &log}, &log
 }
 
-var dataPNG = regexp.MustCompile(`<img src="data:image/png;base64,([A-Za-z0-9+/=]+)" width="(\d+)" height="(\d+)"`)
-
-// htmlImages decodes the PNG data: URIs of the <img> tags of html, checking the sizes the tags declare.
-func htmlImages(t *testing.T, html string) []image.Image {
+// decodePNG decodes a PNG file's bytes.
+func decodePNG(t *testing.T, data []byte) image.Image {
 	t.Helper()
-	var images []image.Image
-	for _, m := range dataPNG.FindAllStringSubmatch(html, -1) {
-		data, err := base64.StdEncoding.DecodeString(m[1])
-		if err != nil {
-			t.Fatalf("the data: URI is not base64: %v", err)
-		}
-		img, err := png.Decode(bytes.NewReader(data))
-		if err != nil {
-			t.Fatalf("the data: URI is not a PNG: %v", err)
-		}
-		if b := img.Bounds(); m[2] != strconv.Itoa(b.Dx()) || m[3] != strconv.Itoa(b.Dy()) {
-			t.Errorf("<img> says %s×%s, its PNG is %d×%d", m[2], m[3], b.Dx(), b.Dy())
-		}
-		images = append(images, img)
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
 	}
-	return images
+	return img
+}
+
+// textImage is s drawn in the PNG font in colour c (as "#rrggbb") on white, one line high: what a figure's PNG
+// shows where it writes s on one line.
+func textImage(s, c string) image.Image {
+	img := image.NewRGBA(image.Rect(0, 0, textWidth(s), lineHeight))
+	draw.Draw(img, img.Bounds(), image.White, image.Point{}, draw.Src)
+	drawText(img, s, 0, textWidth(s), 0, c)
+	return img
 }
 
 // contains reports whether want appears in img unscaled, somewhere, pixel for pixel.
@@ -129,39 +146,60 @@ func TestUnnormalizedRejectsNonRGB(t *testing.T) {
 	}
 }
 
-func TestImageFigureHTMLEmbedsThePNG(t *testing.T) {
-	img, err := Unnormalized(gradient(7, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
-	html, err := ImageFigure(img, "[ants bees <ants>]").HTML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	images := htmlImages(t, html)
-	if len(images) != 1 {
-		t.Fatalf("the HTML has %d PNG images, want 1", len(images))
-	}
-	if b := images[0].Bounds(); b.Dx() != 32 || b.Dy() != 7 || !contains(images[0], img) {
-		t.Fatalf("the embedded PNG (%v) is not the image", b)
-	}
-	if !strings.Contains(html, "[ants bees &lt;ants&gt;]") {
-		t.Fatalf("the HTML lacks the escaped title: %s", html[:min(len(html), 300)])
-	}
-}
-
-func TestShowInNotebookSendsHTML(t *testing.T) {
+func TestShowInNotebookSendsOnePNG(t *testing.T) {
 	notebook := &recorder{}
 	d := &Display{Mode: Notebook, notebook: notebook, Dir: t.TempDir()}
-	img, _ := Unnormalized(gradient(4, 4))
-	if err := d.Show(ImageFigure(img, "title")); err != nil {
+	img, err := Unnormalized(gradient(7, 160))
+	if err != nil {
 		t.Fatal(err)
 	}
-	if len(notebook.events) != 1 || !strings.HasPrefix(notebook.events[0], "display <div") {
-		t.Fatalf("the notebook got %q", notebook.events)
+	fig := ImageFigure(img, "[ants bees <ants>]")
+	if err := d.Show(fig); err != nil {
+		t.Fatal(err)
+	}
+	if len(notebook.events) != 1 || notebook.events[0].kind != "image" || notebook.events[0].ext != ".png" {
+		t.Fatalf("the notebook got %d events, want one PNG image: %+v", len(notebook.events), notebook.events)
+	}
+	sent := notebook.events[0].data
+	if !bytes.Equal(sent, encode(t, fig)) {
+		t.Fatal("the image output is not the figure's PNG file")
+	}
+	shown := decodePNG(t, sent)
+	if b := shown.Bounds(); b.Dx() != 2*margin+160 || !contains(shown, img) {
+		t.Fatalf("the PNG (%v) does not show the image unscaled", b)
+	}
+	if !contains(shown, textImage("[ants bees <ants>]", textColor)) {
+		t.Fatal("the PNG does not show the title")
 	}
 	if files, _ := os.ReadDir(d.Dir); len(files) != 0 {
 		t.Fatalf("a notebook display wrote files: %v", files)
+	}
+}
+
+func TestShowInNotebookSendsChartsAsSVG(t *testing.T) {
+	notebook := &recorder{}
+	d := &Display{Mode: Notebook, notebook: notebook}
+	if err := d.Show(CurvesFigure(history(3), "Fine-tuning")); err != nil {
+		t.Fatal(err)
+	}
+	if len(notebook.events) != 1 || notebook.events[0].kind != "image" || notebook.events[0].ext != ".svg" {
+		t.Fatalf("the notebook got %d events, want one SVG image: %+v", len(notebook.events), notebook.events)
+	}
+	doc := parseSVG(t, notebook.events[0].data)
+	if len(doc.polylines) != 4 || len(doc.polylines[0].points) != 3 || !doc.hasText("Fine-tuning") {
+		t.Fatalf("the SVG has %d polylines, texts %q", len(doc.polylines), doc.texts)
+	}
+}
+
+func TestShowInNotebookReportsAFigureThatFails(t *testing.T) {
+	notebook := &recorder{}
+	d := &Display{Mode: Notebook, notebook: notebook}
+	err := d.Show(failingFigure{})
+	if err == nil || !strings.Contains(err.Error(), "encoder failed") || !strings.Contains(err.Error(), `"broken"`) {
+		t.Fatalf("got %v, want the encoder's error naming the figure", err)
+	}
+	if len(notebook.events) != 0 {
+		t.Fatalf("a failed figure sent %+v", notebook.events)
 	}
 }
 
@@ -217,9 +255,8 @@ func TestFiguresDirFromTheEnvironment(t *testing.T) {
 // failingFigure writes part of its file and then fails, as an encoder running out of memory would.
 type failingFigure struct{}
 
-func (failingFigure) Name() string          { return "broken" }
-func (failingFigure) Ext() string           { return ".svg" }
-func (failingFigure) HTML() (string, error) { return "", errors.New("no HTML") }
+func (failingFigure) Name() string { return "broken" }
+func (failingFigure) Ext() string  { return ".svg" }
 func (failingFigure) Encode(w io.Writer) error {
 	io.WriteString(w, "<svg")
 	return errors.New("encoder failed")

@@ -1,56 +1,52 @@
 package viz
 
 import (
-	"bytes"
-	"image/png"
+	"encoding/base64"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/transforms"
 )
+
+// shifted is gradient(h, w) made brighter by shift: a different image for each shift.
+func shifted(h, w int, shift float32) *transforms.Tensor {
+	t := gradient(h, w)
+	for i := range t.Data {
+		t.Data[i] += shift
+	}
+	return t
+}
 
 func TestPredictionsFigureCaptionsEachImage(t *testing.T) {
 	preds := []Prediction{
-		{Image: gradient(10, 12), Predicted: "ants"},
-		{Image: gradient(10, 12), Predicted: "bees", Actual: "bees"},
-		{Image: gradient(10, 12), Predicted: "bees", Actual: "ants"},
+		{Image: shifted(10, 120, 0), Predicted: "ants"},
+		{Image: shifted(10, 120, 0.1), Predicted: "bees", Actual: "bees"},
+		{Image: shifted(10, 120, 0.2), Predicted: "bees", Actual: "ants"},
 	}
 	fig, err := PredictionsFigure(preds, 2, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	html, err := fig.HTML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(htmlImages(t, html)); n != 3 {
-		t.Fatalf("the HTML shows %d images, want 3", n)
-	}
-	for _, want := range []string{
-		`grid-template-columns:repeat(2,auto)`,
-		`<figcaption style="color:#000000">predicted: ants</figcaption>`,
-		`<figcaption style="color:` + rightColor + `">true: bees</figcaption>`,
-		`<figcaption style="color:` + wrongColor + `">true: ants</figcaption>`,
-	} {
-		if !strings.Contains(html, want) {
-			t.Errorf("the HTML lacks %s", want)
+	saved := decodePNG(t, encode(t, fig))
+	for i, p := range preds {
+		img, _ := Unnormalized(p.Image)
+		if !contains(saved, img) {
+			t.Fatalf("the PNG does not show image %d unscaled", i)
 		}
 	}
-
-	var file bytes.Buffer
-	if err := fig.Encode(&file); err != nil {
-		t.Fatal(err)
-	}
-	saved, err := png.Decode(&file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, _ := Unnormalized(gradient(10, 12))
-	if !contains(saved, img) {
-		t.Fatal("the PNG does not show the images unscaled")
-	}
-	// Two columns of 12-pixel images, two rows of 10-pixel images under their captions.
-	if b := saved.Bounds(); b.Dx() != 2*margin+2*12+gap || b.Dy() < 2*10+4*lineHeight {
+	// Two columns of 120-pixel images, two rows of 10-pixel images under their captions.
+	if b := saved.Bounds(); b.Dx() != 2*margin+2*120+gap || b.Dy() < 2*10+4*lineHeight {
 		t.Fatalf("the PNG is %v", b)
+	}
+	for _, want := range []textLine{
+		{"predicted: ants", textColor},
+		{"predicted: bees", rightColor}, {"true: bees", rightColor},
+		{"predicted: bees", wrongColor}, {"true: ants", wrongColor},
+	} {
+		if !contains(saved, textImage(want.text, want.color)) {
+			t.Errorf("the PNG lacks the caption %q in %s", want.text, want.color)
+		}
 	}
 }
 
@@ -75,25 +71,21 @@ func TestProbabilitiesFigure(t *testing.T) {
 	if fig.Name() != "predicted-bees" {
 		t.Errorf("named %q, want the default title's", fig.Name())
 	}
-	html, err := fig.HTML()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(htmlImages(t, html)); n != 1 {
-		t.Fatalf("the HTML shows %d images, want 1", n)
-	}
-	for _, want := range []string{"predicted: bees", "25.0%", "75.0%", ">ants<"} {
-		if !strings.Contains(html, want) {
-			t.Errorf("the HTML lacks %q", want)
-		}
-	}
-	var file bytes.Buffer
-	if err := fig.Encode(&file); err != nil {
-		t.Fatal(err)
-	}
-	doc := parseSVG(t, file.Bytes())
+	doc := parseSVG(t, encode(t, fig))
 	if doc.count["image"] != 1 || !strings.HasPrefix(doc.imageHref, "data:image/png;base64,") {
 		t.Fatalf("the SVG file embeds %d images (%.30q)", doc.count["image"], doc.imageHref)
+	}
+	embedded, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(doc.imageHref, "data:image/png;base64,"))
+	if err != nil {
+		t.Fatalf("the embedded image is not base64: %v", err)
+	}
+	if img, _ := Unnormalized(gradient(16, 16)); !contains(decodePNG(t, embedded), img) {
+		t.Fatal("the embedded PNG is not the image")
+	}
+	for _, want := range []string{"predicted: bees", "25.0%", "75.0%", "ants", "bees"} {
+		if !doc.hasText(want) {
+			t.Errorf("the SVG lacks text %q in %q", want, doc.texts)
+		}
 	}
 	// The bars: a background and a bar per class, the bar as long as the probability.
 	if doc.count["rect"] != 1+2*2 {

@@ -100,6 +100,7 @@ func (p *TrainingProgress) Epoch(h train.History) {
 	p.curves = b.String()
 	s := p.state(train.PhaseVal)
 	s.Epoch = len(h.Epochs) - 1
+	s.ETA = float64(p.epochs-len(h.Epochs)) * p.epochSecs // the epoch that ended is not to come
 	p.send(s)
 }
 

@@ -36,8 +36,8 @@ type panel struct {
 }
 
 // panelGrid is a raster figure: panels cols to a row, under an optional title. Imshow's figure is one panel,
-// visualize_model's a column pair per row. The notebook form lays the images out in HTML with HTML text; the
-// file form draws everything into one PNG, with the 7×13 pixel font of golang.org/x/image/font/basicfont.
+// visualize_model's a column pair per row. Everything is drawn into one PNG, with the 7×13 pixel font of
+// golang.org/x/image/font/basicfont.
 type panelGrid struct {
 	name, title string
 	panels      []panel
