@@ -273,7 +273,7 @@ func (v *progressView) cellStarted(index int) {
 	v.lastPlain = time.Time{}
 	line := fmt.Sprintf("[%d/%d] %s  %s", k+1, len(v.plan.Cells), clock(v.cellStart.Sub(v.start)),
 		v.plan.Cells[k].Title)
-	if left, ok := v.runLeft(-1); ok {
+	if left, ok := v.runLeft(-1); ok && left > 0 {
 		line += fmt.Sprintf("  (about %s left)", clock(left))
 	}
 	v.println(line)
