@@ -1,13 +1,24 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hymenoptera-go/tutorial/kernel/nbcheck"
 )
 
 // planFixture is a notebook shaped like the tutorial: set-up code before any heading, sections, an empty code
@@ -75,7 +86,7 @@ func TestParseTrainingReport(t *testing.T) {
 // fakeClock is a clock the test advances.
 type fakeClock struct{ t time.Time }
 
-func (c *fakeClock) now() time.Time           { return c.t }
+func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 // recordedRun replays the events of a run of planFixture: one second per cell, except the training cells,
@@ -191,5 +202,196 @@ func TestClock(t *testing.T) {
 		if got := clock(d); got != want {
 			t.Errorf("clock(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// runMainEnv, when set in the environment, makes the test binary run the kernel command itself (dispatch with its
+// arguments) instead of the tests: the integration tests run `kernel run` as a real process, to give it a
+// terminal or a signal.
+const runMainEnv = "KERNEL_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// kernelCommand returns `kernel ARGS...` as a process of the test binary.
+func kernelCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	return cmd
+}
+
+// openPTY opens a pseudo-terminal of 120 columns: the controller, and the terminal a process writes to.
+func openPTY(t *testing.T) (controller, terminal *os.File) {
+	t.Helper()
+	controller, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	fd := int(controller.Fd())
+	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	terminal, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.IoctlSetWinsize(int(terminal.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 120}); err != nil {
+		t.Fatal(err)
+	}
+	return controller, terminal
+}
+
+// cellLines returns the lines of a run's output that start a cell ("[k/N] ..."), in order.
+func cellLines(output string) []string {
+	var lines []string
+	for _, line := range strings.Split(strings.ReplaceAll(output, "\r\x1b[K", "\n"), "\n") {
+		if line = strings.TrimRight(line, "\r"); strings.HasPrefix(line, "[") {
+			lines = append(lines, line)
+		}
+	}
+	return lines
+}
+
+// checkCellLines checks that the per-cell lines name the fixture's cells in order.
+func checkCellLines(t *testing.T, output string, cells int) {
+	t.Helper()
+	titles := []string{"Progress fixture", "Training", "Waiting", "Waiting"}
+	lines := cellLines(output)
+	if len(lines) != cells {
+		t.Fatalf("%d per-cell lines, want %d:\n%s", len(lines), cells, output)
+	}
+	for k, line := range lines {
+		prefix := fmt.Sprintf("[%d/4] ", k+1)
+		if !strings.HasPrefix(line, prefix) || !strings.Contains(line, "  "+titles[k]) {
+			t.Errorf("cell line %d = %q, want %q … %q", k+1, line, prefix, titles[k])
+		}
+	}
+}
+
+// TestKernelRunShowsProgress runs the fixture notebook kernel/testdata/progress.ipynb as `kernel run` would be by
+// a user: under a terminal, to the end with --check, where the training cell rewrites a status line in place; then
+// without one, interrupted by SIGINT in its waiting cell, where training shows as plain lines and the partial
+// notebook and HTML export are still written.
+func TestKernelRunShowsProgress(t *testing.T) {
+	tmp, prefix := installTestKernel(t)
+	fixture, err := filepath.Abs(filepath.Join("testdata", "progress.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Under a terminal, to the end.
+	out := filepath.Join(tmp, "tty")
+	controller, terminal := openPTY(t)
+	defer controller.Close()
+	cmd := kernelCommand("run", fixture, "--prefix", prefix, "--out", out, "--timeout", "5m", "--check")
+	cmd.Stdout, cmd.Stderr = terminal, terminal
+	var screen bytes.Buffer
+	copied := make(chan struct{})
+	go func() {
+		io.Copy(&screen, controller) // ends with EIO once the terminal's last writer closes it
+		close(copied)
+	}()
+	err = cmd.Run()
+	terminal.Close()
+	<-copied
+	text := screen.String()
+	if err != nil {
+		t.Fatalf("run under a terminal: %v\n%s\nkernel log:\n%s", err, text, logTail(filepath.Join(out, "progress.log")))
+	}
+	checkCellLines(t, text, 4)
+	if n := strings.Count(text, "\r\x1b[K      fixture  epoch "); n < 3 {
+		t.Errorf("the training cell rewrote its status line %d times, want one per report (13):\n%q", n, text)
+	}
+	if strings.Contains(text, "      fixture  epoch 1/2  train 1/2  loss 1.0000  acc 50.0%\r\n") {
+		t.Errorf("a training report is printed as a line of its own under a terminal:\n%q", text)
+	}
+	for _, want := range []string{"     ran ", "; slowest: [", "ok   " + fixture + ": 4 code cells ran"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	nb, err := nbcheck.Load(filepath.Join(out, "progress.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outputs := nb.Cells[1].Outputs; len(outputs) != 1 || outputs[0].Text != "setup done\n" {
+		t.Errorf("setup cell outputs = %+v, want one stream output with what a terminal shows, \"setup done\\n\"", outputs)
+	}
+	page, err := os.ReadFile(filepath.Join(out, "progress.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := nbcheck.CheckSelfContained(page); err != nil || bytes.Contains(page, []byte("file://")) {
+		t.Errorf("the HTML export is not self-contained: %v", err)
+	}
+
+	// Without a terminal, interrupted in the waiting cell.
+	out = filepath.Join(tmp, "plain")
+	cmd = kernelCommand("run", fixture, "--prefix", prefix, "--out", out, "--timeout", "5m")
+	cmd.Env = append(cmd.Env, "PROGRESS_FIXTURE_WAIT=10m")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var plain strings.Builder
+	scanner := bufio.NewScanner(stdout)
+	for scanner.Scan() {
+		line := scanner.Text()
+		plain.WriteString(line + "\n")
+		if strings.HasPrefix(line, "[3/4] ") {
+			// Let GoNB compile the cell and start it, though an interrupt during the build must stop it too.
+			time.AfterFunc(3*time.Second, func() { cmd.Process.Signal(syscall.SIGINT) })
+		}
+	}
+	err = cmd.Wait()
+	text = plain.String()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 130 {
+		t.Fatalf("interrupted run: %v, want exit status 130\n%s\n%s\nkernel log:\n%s", err, text, stderr.String(),
+			logTail(filepath.Join(out, "progress.log")))
+	}
+	checkCellLines(t, text, 3)
+	if !strings.Contains(text, "\n      fixture  epoch 1/2  train 1/2  loss 1.0000  acc 50.0%\n") ||
+		!strings.Contains(text, "\n      fixture  epoch 2/2  done  loss 0.5000  acc 75.0%\n") {
+		t.Errorf("the training cell's first and last reports are not plain lines:\n%s", text)
+	}
+	if strings.Contains(text, "\r") {
+		t.Errorf("plain output has carriage returns:\n%q", text)
+	}
+	for _, want := range []string{"interrupting [3/4] Waiting … (Ctrl-C again to stop at once)",
+		"STOP " + fixture + ": Ctrl-C: interrupted in cell [3/4] Waiting, after ran ",
+		filepath.Join(out, "progress.ipynb"), filepath.Join(out, "progress.html")} {
+		if !strings.Contains(text, want) {
+			t.Errorf("output lacks %q:\n%s", want, text)
+		}
+	}
+	if !strings.Contains(stderr.String(), "interrupted in cell [3/4] Waiting") {
+		t.Errorf("stderr = %q, want the interrupted cell", stderr.String())
+	}
+	partial, err := nbcheck.Load(filepath.Join(out, "progress.ipynb"))
+	if err != nil {
+		t.Fatalf("the interrupted run wrote no notebook: %v", err)
+	}
+	if partial.Cells[3].ExecutionCount == nil || !strings.Contains(partial.Stdout(), "epoch 2 done") {
+		t.Errorf("the partial notebook lacks the training cell's outputs:\n%s", partial.Stdout())
+	}
+	if partial.Cells[6].ExecutionCount != nil || strings.Contains(partial.Stdout(), "last cell") {
+		t.Error("the cell after the interrupted one ran")
+	}
+	if _, err := os.Stat(filepath.Join(out, "progress.html")); err != nil {
+		t.Errorf("the interrupted run wrote no HTML export: %v", err)
 	}
 }
