@@ -255,9 +255,9 @@ func (v *progressView) Finish() string {
 	for _, t := range times {
 		slow = append(slow, fmt.Sprintf("%s %s", v.plan.Position(v.plan.Cells[t.Position].Index), clock(t.Took)))
 	}
-	summary := "ran " + clock(v.now().Sub(v.start))
+	summary := "took " + clock(v.now().Sub(v.start))
 	if len(slow) > 0 {
-		summary += "; slowest: " + strings.Join(slow, ", ")
+		summary += "; slowest cells: " + strings.Join(slow, ", ")
 	}
 	return summary
 }

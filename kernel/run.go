@@ -100,7 +100,7 @@ func runRun(args []string, stdout io.Writer) error {
 		}
 		var interrupted *interruptedError
 		if errors.As(err, &interrupted) {
-			fmt.Fprintf(stdout, "STOP %s: %v, after %s\n  executed notebook (partial): %s\n  HTML export "+
+			fmt.Fprintf(stdout, "STOP %s: %v; %s\n  executed notebook (partial): %s\n  HTML export "+
 				"(partial): %s\n  kernel log: %s\n", p.Notebook, err, summary, p.Executed, p.HTML, p.Log)
 			return err
 		}
