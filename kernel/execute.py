@@ -40,6 +40,9 @@ PROGRESS_CLASS = "hymenoptera-progress"
 # running program at once, but an interrupt that arrives while it compiles the cell can go unanswered.
 INTERRUPT_GRACE = 10
 
+# KILL_GRACE is how long a kernel told to stop (SIGTERM) has before it is killed.
+KILL_GRACE = 2
+
 # REQUIREJS is Debian's require.js (libjs-requirejs, installed with Jupyter), inlined into exports that need it.
 REQUIREJS = "/usr/share/javascript/requirejs/require.min.js"
 
@@ -147,17 +150,22 @@ class Executor(ExecutePreprocessor):
             await asyncio.sleep(INTERRUPT_GRACE)
             if self.running != cell_index:
                 return
-            self.events.send(event="warning", text="the cell did not stop within %ds: killing the kernel"
+            self.events.send(event="warning", text="the cell did not stop within %ds: stopping the kernel"
                              % INTERRUPT_GRACE)
-        self.kill_kernel()
+        await self.end_kernel()
 
-    def kill_kernel(self):
+    async def end_kernel(self):
+        """Ends the kernel's process group: SIGTERM first, on which GoNB stops gopls (in a process group of its
+        own) and exits, then SIGKILL for what is left after KILL_GRACE."""
         pgid = getattr(self.km.provisioner, "pgid", None)
-        if pgid:
+        if not pgid:
+            return
+        for sig, wait in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 0)):
             try:
-                os.killpg(pgid, signal.SIGKILL)
+                os.killpg(pgid, sig)
             except ProcessLookupError:
-                pass
+                return
+            await asyncio.sleep(wait)
 
 
 def has_math(nb):

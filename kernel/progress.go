@@ -311,9 +311,11 @@ func (v *progressView) training(r trainingReport) {
 	line := b.String()
 	switch {
 	case v.quiet:
+	case r.Phase == "done": // the training's result stays on the screen
+		v.println(line)
 	case v.tty:
 		v.status(line)
-	case r.Phase == "done" || v.lastPlain.IsZero() || v.now().Sub(v.lastPlain) >= plainEvery:
+	case v.lastPlain.IsZero() || v.now().Sub(v.lastPlain) >= plainEvery:
 		v.lastPlain = v.now()
 		fmt.Fprintln(v.w, line)
 	}
