@@ -89,10 +89,18 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-// recordedRun replays the events of a run of planFixture: one second per cell, except the training cells,
-// which report 2 epochs of 2 batches each, 4 seconds apart (8 s an epoch).
-func recordedRun(t *testing.T, v *progressView, clock *fakeClock) {
+// recordedRun replays the events of a run of planFixture on a new view: one second per cell, except the
+// training cells, which report 2 epochs of 2 batches each, 4 seconds apart (8 s an epoch). It returns the view,
+// what it printed, and its clock.
+func recordedRun(t *testing.T, tty bool, width int, quiet bool) (*progressView, *bytes.Buffer, *fakeClock) {
 	t.Helper()
+	plan, err := planNotebook([]byte(planFixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{time.Unix(1000, 0)}
+	var out bytes.Buffer
+	v := newProgressView(&out, tty, width, quiet, plan, clock.now)
 	for _, index := range []int{0, 2, 5, 7, 8} {
 		v.Handle(driverEvent{Event: "cell", Cell: index})
 		if index == 5 || index == 7 {
@@ -115,17 +123,11 @@ func recordedRun(t *testing.T, v *progressView, clock *fakeClock) {
 		}
 		v.Handle(driverEvent{Event: "executed", Cell: index})
 	}
+	return v, &out, clock
 }
 
 func TestProgressViewPlainLines(t *testing.T) {
-	plan, err := planNotebook([]byte(planFixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fakeClock{time.Unix(1000, 0)}
-	var out bytes.Buffer
-	v := newProgressView(&out, false, 0, false, plan, clock.now)
-	recordedRun(t, v, clock)
+	v, out, clock := recordedRun(t, false, 0, false)
 	v.Handle(driverEvent{Event: "warning", Text: "math left out"})
 	clock.advance(time.Second)
 	summary := v.Finish()
@@ -153,14 +155,7 @@ func TestProgressViewPlainLines(t *testing.T) {
 }
 
 func TestProgressViewTerminalStatusLine(t *testing.T) {
-	plan, err := planNotebook([]byte(planFixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fakeClock{time.Unix(1000, 0)}
-	var out bytes.Buffer
-	v := newProgressView(&out, true, 60, false, plan, clock.now)
-	recordedRun(t, v, clock)
+	v, out, _ := recordedRun(t, true, 60, false)
 	v.Note("interrupting")
 	v.Finish()
 	text := out.String()
@@ -183,14 +178,7 @@ func TestProgressViewTerminalStatusLine(t *testing.T) {
 }
 
 func TestProgressViewQuiet(t *testing.T) {
-	plan, err := planNotebook([]byte(planFixture))
-	if err != nil {
-		t.Fatal(err)
-	}
-	clock := &fakeClock{time.Unix(1000, 0)}
-	var out bytes.Buffer
-	v := newProgressView(&out, true, 80, true, plan, clock.now)
-	recordedRun(t, v, clock)
+	v, out, _ := recordedRun(t, true, 80, true)
 	v.Note("interrupting")
 	if v.Finish() == "" || out.Len() != 0 {
 		t.Errorf("quiet view printed %q", out.String())
