@@ -64,8 +64,16 @@ func runCheck(args []string, stdout io.Writer) error {
 // screenshotTimeout bounds one headless Chromium run; a local page renders in seconds.
 const screenshotTimeout = 2 * time.Minute
 
-// checkScreenshot screenshots an HTML export with headless Chromium and fails if the picture is blank.
+// checkScreenshot fails if an HTML export loads anything from outside itself (it would render only where it was
+// exported), then screenshots it with headless Chromium and fails if the picture is blank.
 func checkScreenshot(browser, htmlPath, pngPath string, log io.Writer) error {
+	page, err := os.ReadFile(htmlPath)
+	if err != nil {
+		return err
+	}
+	if err := nbcheck.CheckSelfContained(page); err != nil {
+		return fmt.Errorf("%s: %w", htmlPath, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), screenshotTimeout)
 	defer cancel()
 	if err := nbcheck.Screenshot(ctx, browser, htmlPath, pngPath); err != nil {

@@ -85,10 +85,11 @@ fmt.Printf("probe=%s experiment=%s\n", os.Getenv("HYMENOPTERA_KERNEL_PROBE"), os
 gonbui.DisplayPng(buf.Bytes())
 gonbui.Sync() // the program exits next: wait until GoNB has the image`
 
-// TestKernelRunsANotebook installs the kernel into a temporary prefix (and temporary Jupyter directories: the
-// user's are not touched), runs a notebook through nbconvert with it, and checks the executed notebook, the HTML
-// export and a screenshot; then runs a notebook whose middle cell panics and checks the report.
-func TestKernelRunsANotebook(t *testing.T) {
+// installTestKernel installs the kernel into a temporary prefix, with temporary Jupyter directories (the user's
+// are not touched), checks that a second install is a no-op, and returns the temporary directory and the prefix.
+// It skips (fails under CI) when Jupyter or Chromium is missing.
+func installTestKernel(t *testing.T) (tmp, prefix string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("-short: the integration test builds GoNB and starts Jupyter kernels")
 	}
@@ -97,19 +98,12 @@ func TestKernelRunsANotebook(t *testing.T) {
 	_, err = nbcheck.FindBrowser()
 	requireTool(t, err, "headless Chromium")
 
-	tmp := t.TempDir()
+	tmp = t.TempDir()
 	for _, v := range []string{"JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR"} {
 		t.Setenv(v, filepath.Join(tmp, strings.ToLower(v)))
 	}
 	t.Setenv("JUPYTER_PATH", "")
-	t.Setenv("HYMENOPTERA_KERNEL_PROBE", "passed-through")
-	prefix := filepath.Join(tmp, "prefix")
-	notebooks := filepath.Join(tmp, "notebooks")
-	out := filepath.Join(tmp, "out")
-	if err := os.MkdirAll(notebooks, 0o755); err != nil {
-		t.Fatal(err)
-	}
-
+	prefix = filepath.Join(tmp, "prefix")
 	var log bytes.Buffer
 	if err := runInstall([]string{"--prefix", prefix}, &log); err != nil {
 		t.Fatalf("install: %v\n%s", err, log.String())
@@ -121,11 +115,24 @@ func TestKernelRunsANotebook(t *testing.T) {
 	if !strings.Contains(log.String(), `Jupyter (`) || !strings.Contains(log.String(), "lists kernel") {
 		t.Errorf("install does not report that Jupyter lists the kernel:\n%s", log.String())
 	}
+	return tmp, prefix
+}
 
+// TestKernelRunsANotebook installs the kernel, runs a notebook through nbconvert with it, and checks the executed
+// notebook, the HTML export and a screenshot; then runs a notebook whose middle cell panics and checks the report.
+func TestKernelRunsANotebook(t *testing.T) {
+	tmp, prefix := installTestKernel(t)
+	t.Setenv("HYMENOPTERA_KERNEL_PROBE", "passed-through")
+	notebooks := filepath.Join(tmp, "notebooks")
+	out := filepath.Join(tmp, "out")
+	if err := os.MkdirAll(notebooks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	var log bytes.Buffer
 	good := filepath.Join(notebooks, "draw.ipynb")
 	writeNotebook(t, good, drawCell, "%%\nfmt.Println(\"second cell\")")
-	log.Reset()
-	err = runRun([]string{good, "--prefix", prefix, "--out", out, "--timeout", "10m", "--check", "--min-images", "1"}, &log)
+	err := runRun([]string{good, "--prefix", prefix, "--out", out, "--timeout", "10m", "--check", "--min-images", "1"}, &log)
 	if err != nil {
 		t.Fatalf("run: %v\n%s\nkernel log:\n%s", err, log.String(), logTail(filepath.Join(out, "draw.log")))
 	}

@@ -55,6 +55,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 			continue
 		}
 		err := c.run(args[1:], stdout)
+		var interrupted *interruptedError // exits 128+signal
 		switch {
 		case err == nil:
 			return 0
@@ -63,6 +64,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		case errors.Is(err, errUsage):
 			fmt.Fprintf(stderr, "kernel %s: %v\n", c.name, err)
 			return 2
+		case errors.As(err, &interrupted):
+			fmt.Fprintf(stderr, "kernel %s: %v\n", c.name, err)
+			return interrupted.ExitCode()
 		default:
 			fmt.Fprintf(stderr, "kernel %s: %v\n", c.name, err)
 			return 1

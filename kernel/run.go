@@ -1,15 +1,20 @@
 package main
 
 import (
+	"bufio"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/term"
 
 	"github.com/hymenoptera-go/tutorial/kernel/kernelspec"
 	"github.com/hymenoptera-go/tutorial/kernel/nbcheck"
@@ -24,7 +29,7 @@ const kernelStartupTimeout = 2 * time.Minute
 
 func runRun(args []string, stdout io.Writer) error {
 	fs := newFlagSet("run", "NOTEBOOK... [--out DIR] [--html DIR] [--timeout DURATION] [--check] [--min-images N] "+
-		"[--prefix DIR] [--name NAME]")
+		"[--quiet] [--prefix DIR] [--name NAME]")
 	target := addTargetFlags(fs)
 	outDir := fs.String("out", filepath.Join("out", "notebooks"), "write executed notebooks and kernel logs to `DIR`")
 	htmlDir := fs.String("html", "", "write HTML exports (and screenshots) to `DIR` (default: --out)")
@@ -32,6 +37,7 @@ func runRun(args []string, stdout io.Writer) error {
 	check := fs.Bool("check", false, "also check that the HTML export has the notebook's images and that a "+
 		"Chromium screenshot of it is not blank")
 	minImages := fs.Int("min-images", 0, "fail unless each notebook displays at least `N` images (implies --check)")
+	quiet := fs.Bool("quiet", false, "print only each notebook's final line, not its cells' progress")
 	notebooks, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err
@@ -73,13 +79,30 @@ func runRun(args []string, stdout io.Writer) error {
 		}
 	}
 
+	view := terminalView(stdout, *quiet)
+	intr := newInterrupter()
+	defer intr.Stop()
 	var failed []string
 	for _, p := range plan {
+		if sig := intr.Interrupted(); sig != nil {
+			return &interruptedError{sig, "between notebooks, before " + p.Notebook}
+		}
 		start := time.Now()
-		fmt.Fprintf(stdout, "running %s …\n", p.Notebook)
-		nb, err := executeNotebook(j, env, *target.name, *timeout, p)
+		progress, err := view(p.Notebook)
+		if err != nil {
+			return err
+		}
+		progress.Note(fmt.Sprintf("running %s (%d code cells) …", p.Notebook, len(progress.plan.Cells)))
+		nb, err := executeNotebook(j, env, *target.name, *timeout, p, progress, intr)
+		summary := progress.Finish()
 		if err == nil && *check {
-			err = checkOutputs(nb, p, browser, *minImages, stdout)
+			err = checkOutputs(nb, p, browser, *minImages, progress.out())
+		}
+		var interrupted *interruptedError
+		if errors.As(err, &interrupted) {
+			fmt.Fprintf(stdout, "STOP %s: %v; %s\n  executed notebook (partial): %s\n  HTML export "+
+				"(partial): %s\n  kernel log: %s\n", p.Notebook, err, summary, p.Executed, p.HTML, p.Log)
+			return err
 		}
 		if err != nil {
 			fmt.Fprintf(stdout, "FAIL %s: %v\n  executed notebook: %s\n  HTML export: %s\n  kernel log: %s\n",
@@ -87,13 +110,38 @@ func runRun(args []string, stdout io.Writer) error {
 			failed = append(failed, p.Notebook)
 			continue
 		}
+		progress.Note("     " + summary)
 		fmt.Fprintf(stdout, "ok   %s: %d code cells ran, %d image(s), %s → %s, %s\n", p.Notebook, nb.CodeCells(),
 			len(nb.Images()), time.Since(start).Round(time.Second), p.Executed, p.HTML)
 	}
 	if len(failed) > 0 {
 		return fmt.Errorf("%d of %d notebook(s) failed: %s", len(failed), len(plan), strings.Join(failed, ", "))
 	}
+	if sig := intr.Interrupted(); sig != nil {
+		return &interruptedError{sig, "after the last notebook's last cell"}
+	}
 	return nil
+}
+
+// terminalView returns how each notebook's progress is shown on stdout: a status line rewritten in place when
+// it is a terminal, plain lines otherwise, nothing but the final line with quiet.
+func terminalView(stdout io.Writer, quiet bool) func(notebook string) (*progressView, error) {
+	tty, width := false, 0
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		tty = true
+		width, _, _ = term.GetSize(int(f.Fd()))
+	}
+	return func(notebook string) (*progressView, error) {
+		data, err := os.ReadFile(notebook)
+		if err != nil {
+			return nil, err
+		}
+		plan, err := planNotebook(data)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", notebook, err)
+		}
+		return newProgressView(stdout, tty, width, quiet, plan, time.Now), nil
+	}
 }
 
 // outputs are the files one notebook's run writes.
@@ -175,14 +223,19 @@ func ensureKernel(j *jupyter, env []string, r *repo, g *goCommand, layout kernel
 
 // driverStatus is what execute.py reports.
 type driverStatus struct {
-	Outcome string `json:"outcome"` // "ok", "cell-error" or "failed"
+	Outcome string `json:"outcome"` // "ok", "cell-error", "failed" or "interrupted"
 	Cell    *int   `json:"cell"`
 	Error   string `json:"error"`
 }
 
-// executeNotebook runs one notebook through nbconvert with the named kernel, and fails with the failing cell's
-// index, source and error when a cell fails. The executed notebook and its HTML export are written either way.
-func executeNotebook(j *jupyter, env []string, kernelName string, timeout time.Duration, p outputs) (*nbcheck.Notebook, error) {
+// eventsFD is the file descriptor on which execute.py writes its events: the first after standard error.
+const eventsFD = 3
+
+// executeNotebook runs one notebook through nbconvert with the named kernel, showing its progress on view, and
+// fails with the failing cell's index, source and error when a cell fails, or with an *interruptedError when a
+// signal stopped it. The executed notebook and its HTML export are written either way.
+func executeNotebook(j *jupyter, env []string, kernelName string, timeout time.Duration, p outputs,
+	view *progressView, intr *interrupter) (*nbcheck.Notebook, error) {
 	cwd, err := filepath.Abs(filepath.Dir(p.Notebook))
 	if err != nil {
 		return nil, err
@@ -197,6 +250,7 @@ func executeNotebook(j *jupyter, env []string, kernelName string, timeout time.D
 		"timeout":         int(math.Ceil(timeout.Seconds())),
 		"startup_timeout": int(kernelStartupTimeout.Seconds()),
 		"cwd":             cwd, // the kernel starts here, as in Jupyter: relative paths resolve next to the notebook
+		"events_fd":       eventsFD,
 	})
 	if err != nil {
 		return nil, err
@@ -213,12 +267,35 @@ func executeNotebook(j *jupyter, env []string, kernelName string, timeout time.D
 	cmd.Env = append(cmd.Env, env...) // everything else, HYMENOPTERA_* included, passes through to the kernel
 	cmd.Stdin = strings.NewReader(executeScript)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
-	runErr := cmd.Run()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // a terminal's Ctrl-C reaches intr, which decides
+	events, eventsW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer events.Close()
+	cmd.ExtraFiles = []*os.File{eventsW} // fd 3 = eventsFD
+	err = cmd.Start()
+	eventsW.Close()
+	if err != nil {
+		return nil, err
+	}
+	intr.Attach(cmd.Process, view)
+	shown := make(chan struct{})
+	go func() {
+		defer close(shown)
+		readEvents(events, view, intr)
+	}()
+	runErr := cmd.Wait()
+	<-shown
+	intr.Detach()
 
 	var status driverStatus
 	data, err := os.ReadFile(p.status)
 	if err == nil {
 		err = json.Unmarshal(data, &status)
+	}
+	if err != nil && intr.Interrupted() != nil { // a second signal killed the driver before it wrote anything
+		return nil, &interruptedError{intr.Interrupted(), "cell " + view.Running()}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("nbconvert did not finish (%v): %v\n%s", runErr, err, logTail(p.Log))
@@ -226,6 +303,17 @@ func executeNotebook(j *jupyter, env []string, kernelName string, timeout time.D
 	nb, err := nbcheck.Load(p.Executed)
 	if err != nil {
 		return nil, err
+	}
+	if status.Outcome == "interrupted" {
+		sig := intr.Interrupted()
+		if sig == nil { // the driver alone received it
+			sig = syscall.SIGINT
+		}
+		where := "the notebook, before its first cell"
+		if status.Cell != nil {
+			where = "cell " + view.plan.Position(*status.Cell)
+		}
+		return nb, &interruptedError{sig, where}
 	}
 	if status.Outcome == "failed" {
 		// nbclient's message (a timeout, a dead kernel) goes on with a preview of the cell: its first line says it.
@@ -245,6 +333,28 @@ func executeNotebook(j *jupyter, env []string, kernelName string, timeout time.D
 			p.Executed, logTail(p.Log))
 	}
 	return nb, nil
+}
+
+// readEvents shows the driver's events on view until it closes the pipe, and tells intr which process group the
+// kernel runs in.
+func readEvents(r io.Reader, view *progressView, intr *interrupter) {
+	scanner := bufio.NewScanner(r)
+	scanner.Buffer(make([]byte, 64*1024), 64<<20) // a progress display's HTML can be long
+	for scanner.Scan() {
+		var e driverEvent
+		if err := json.Unmarshal(scanner.Bytes(), &e); err != nil {
+			view.Note(fmt.Sprintf("      unreadable event from execute.py: %v", err))
+			continue
+		}
+		if e.Event == "kernel" {
+			intr.KernelStarted(e.PGID)
+		}
+		view.Handle(e)
+	}
+	if err := scanner.Err(); err != nil {
+		view.Note(fmt.Sprintf("      reading execute.py's events: %v", err))
+		io.Copy(io.Discard, r) // never block the driver
+	}
 }
 
 // checkOutputs runs the checks of --check on an executed notebook.
