@@ -136,7 +136,7 @@ func doctorKernelspec(rep *report, j *jupyter, env []string, r *repo, g *goComma
 
 func doctorTools(rep *report, r *repo, binDir string) {
 	for _, t := range kernelTools {
-		pinned, err := r.moduleVersion(t.Module)
+		pinned, err := r.toolVersion(t)
 		if err != nil {
 			rep.missing(t.Name, "%v", err)
 			continue
@@ -150,8 +150,8 @@ func doctorTools(rep *report, r *repo, binDir string) {
 		case err != nil:
 			rep.missing(t.Name, "%s: %v", path, err)
 		case module != t.Module || version != pinned:
-			rep.missing(t.Name, "%s is %s %s, but go.mod pins %s %s (`go run ./kernel install` rebuilds it)", path,
-				module, version, t.Module, pinned)
+			rep.missing(t.Name, "%s is %s %s, but %s pins %s %s (`go run ./kernel install` rebuilds it)", path,
+				module, version, filepath.Join(r.toolModuleDir(t), "go.mod"), t.Module, pinned)
 		default:
 			rep.ok(t.Name, "%s %s (%s)", module, version, path)
 		}
