@@ -27,7 +27,7 @@ func CheckSize(path string) error {
 		return err
 	}
 	if info.Size() > MaxNotebookBytes {
-		return fmt.Errorf("%s is %d bytes, more than the %d a notebook may have", path, info.Size(), MaxNotebookBytes)
+		return fmt.Errorf("the file has %d bytes, more than the %d a notebook may have", info.Size(), MaxNotebookBytes)
 	}
 	return nil
 }
