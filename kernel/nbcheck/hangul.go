@@ -43,7 +43,7 @@ const (
 // boxes, and fails when the two pictures are identical (Hangul became boxes too) or the Hangul one has no ink.
 // The two pages and their screenshots stay in a temporary directory, which the error names, when the check fails.
 func CheckHangulRendering(ctx context.Context, browser string) error {
-	if err := checkKoreanFont(ctx); err != nil {
+	if err := CheckKoreanFont(ctx); err != nil {
 		return err
 	}
 	dir, err := os.MkdirTemp("", "nbcheck-hangul-*")
@@ -56,8 +56,8 @@ func CheckHangulRendering(ctx context.Context, browser string) error {
 	return os.RemoveAll(dir)
 }
 
-// checkKoreanFont fails unless fontconfig, which Chromium finds its fonts with, lists a font for Korean.
-func checkKoreanFont(ctx context.Context) error {
+// CheckKoreanFont fails unless fontconfig, which Chromium finds its fonts with, lists a font for Korean.
+func CheckKoreanFont(ctx context.Context) error {
 	out, err := exec.CommandContext(ctx, "fc-list", ":lang=ko", "family").Output()
 	if err != nil {
 		return fmt.Errorf("fc-list :lang=ko: %w (Debian: apt-get install fontconfig %s)", err,

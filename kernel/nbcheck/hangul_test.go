@@ -61,8 +61,8 @@ func TestHangulRenderingNeedsAKoreanFont(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("FONTCONFIG_FILE", conf)
-	if err := checkKoreanFont(ctx); err == nil || !strings.Contains(err.Error(), "no Korean font") {
-		t.Errorf("checkKoreanFont with DejaVu only = %v", err)
+	if err := CheckKoreanFont(ctx); err == nil || !strings.Contains(err.Error(), "no Korean font") {
+		t.Errorf("CheckKoreanFont with DejaVu only = %v", err)
 	}
 	err := checkHangulGlyphs(ctx, browser, t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "missing glyphs") {
