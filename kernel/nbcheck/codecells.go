@@ -135,21 +135,12 @@ func stripComments(src string) []codeLine {
 // numbers stay put. Source go/scanner cannot tokenize (an unterminated string, say) is handled as far as it gets:
 // the comparison then sees the raw text.
 func removeGoComments(src string) string {
-	fset := token.NewFileSet()
-	file := fset.AddFile("cell.go", -1, len(src))
-	var s scanner.Scanner
-	s.Init(file, []byte(src), func(token.Position, string) {}, scanner.ScanComments)
 	var b strings.Builder
 	last := 0
-	for {
-		pos, tok, lit := s.Scan()
-		if tok == token.EOF {
-			break
-		}
+	scanGo(src, scanner.ScanComments, func(start int, tok token.Token, lit string) bool {
 		if tok != token.COMMENT {
-			continue
+			return true
 		}
-		start := file.Offset(pos)
 		end := start + len(lit)
 		if strings.HasPrefix(lit, "//") {
 			// The scanner drops carriage returns from the literal: the comment ends at the line's end.
@@ -160,7 +151,22 @@ func removeGoComments(src string) string {
 		b.WriteString(src[last:start])
 		b.WriteString(strings.Repeat("\n", strings.Count(src[start:end], "\n")))
 		last = end
-	}
+		return true
+	})
 	b.WriteString(src[last:])
 	return b.String()
+}
+
+// scanGo calls fn with the byte offset, kind and literal of each token of Go source, until fn returns false or the
+// source ends. Errors are ignored: source the scanner cannot tokenize is scanned as far as it gets.
+func scanGo(src string, mode scanner.Mode, fn func(offset int, tok token.Token, lit string) bool) {
+	file := token.NewFileSet().AddFile("cell.go", -1, len(src))
+	var s scanner.Scanner
+	s.Init(file, []byte(src), func(token.Position, string) {}, mode)
+	for {
+		pos, tok, lit := s.Scan()
+		if tok == token.EOF || !fn(file.Offset(pos), tok, lit) {
+			return
+		}
+	}
 }

@@ -3,7 +3,6 @@ package nbcheck
 import (
 	"errors"
 	"fmt"
-	"go/scanner"
 	"go/token"
 	"regexp"
 	"strings"
@@ -55,18 +54,13 @@ func (nb *Notebook) usesFuncKeyword() bool {
 		if cell.Type != "code" || !strings.Contains(cell.Source.String(), "func") {
 			continue
 		}
-		src := []byte(cell.Source.String())
-		fset := token.NewFileSet()
-		var s scanner.Scanner
-		s.Init(fset.AddFile("cell.go", -1, len(src)), src, func(token.Position, string) {}, 0)
-		for {
-			_, tok, _ := s.Scan()
-			if tok == token.EOF {
-				break
-			}
-			if tok == token.FUNC {
-				return true
-			}
+		found := false
+		scanGo(cell.Source.String(), 0, func(_ int, tok token.Token, _ string) bool {
+			found = tok == token.FUNC
+			return !found
+		})
+		if found {
+			return true
 		}
 	}
 	return false
