@@ -20,9 +20,12 @@ type repoInfo struct {
 	Pins      map[string]string // module → version selected by go.mod
 }
 
-// pinnedModules are the modules whose versions the container files may mention.
-var pinnedModules = []string{"github.com/janpfeifer/gonb", "golang.org/x/tools", "golang.org/x/tools/gopls",
-	"github.com/gomlx/go-xla"}
+// pinnedModules are the modules whose versions the container files may mention, by the directory of the go.mod
+// that pins them (gopls has a module of its own, see kernel/gopls/go.mod).
+var pinnedModules = map[string][]string{
+	".":            {"github.com/janpfeifer/gonb", "golang.org/x/tools", "github.com/gomlx/go-xla"},
+	"kernel/gopls": {"golang.org/x/tools/gopls"},
+}
 
 func loadRepo(t *testing.T) repoInfo {
 	t.Helper()
@@ -48,13 +51,16 @@ func loadRepo(t *testing.T) repoInfo {
 	if mod.Toolchain != "" {
 		info.GoVersion = strings.TrimPrefix(mod.Toolchain, "go")
 	}
-	dec := json.NewDecoder(bytes.NewReader(goCmd(t, dir, append([]string{"list", "-m", "-json"}, pinnedModules...)...)))
-	for dec.More() {
-		var m struct{ Path, Version string }
-		if err := dec.Decode(&m); err != nil {
-			t.Fatal(err)
+	for modDir, modules := range pinnedModules {
+		listed := goCmd(t, filepath.Join(dir, modDir), append([]string{"list", "-m", "-json"}, modules...)...)
+		dec := json.NewDecoder(bytes.NewReader(listed))
+		for dec.More() {
+			var m struct{ Path, Version string }
+			if err := dec.Decode(&m); err != nil {
+				t.Fatal(err)
+			}
+			info.Pins[m.Path] = m.Version
 		}
-		info.Pins[m.Path] = m.Version
 	}
 	return info
 }

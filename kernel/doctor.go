@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +58,11 @@ func runDoctor(args []string, stdout io.Writer) error {
 		rep.ok("chromium", "%s (for run --check screenshots)", browser)
 	} else {
 		rep.warn("chromium", "not found: run --check installs Debian's %s when it can", strings.Join(browserAptPackages, " "))
+	}
+	if err := nbcheck.CheckKoreanFont(context.Background()); err == nil {
+		rep.ok("korean font", "fontconfig lists one (run --check needs it for the Korean notebook)")
+	} else {
+		rep.warn("korean font", "%v", err)
 	}
 	if len(rep.failed) > 0 {
 		return fmt.Errorf("missing or broken: %s", strings.Join(rep.failed, ", "))
@@ -129,14 +135,14 @@ func doctorKernelspec(rep *report, j *jupyter, env []string, r *repo, g *goComma
 		rep.missing("kernelspec", "%v", err)
 		return layout.BinDir()
 	}
-	rep.ok("kernelspec", "%q (%s) in %s\nGoNB --go_work=%s; GOEXPERIMENT=%s; GOPROXY=%s", name, spec.DisplayName, dir,
-		spec.GoWork(), spec.Env["GOEXPERIMENT"], spec.Env["GOPROXY"])
+	rep.ok("kernelspec", "%q (%s) in %s\nGoNB --go_work=%s; GOEXPERIMENT=%s; GOPROXY=%s\nGOSUMDB=%s", name,
+		spec.DisplayName, dir, spec.GoWork(), spec.Env["GOEXPERIMENT"], spec.Env["GOPROXY"], spec.Env["GOSUMDB"])
 	return filepath.Dir(spec.Argv[0])
 }
 
 func doctorTools(rep *report, r *repo, binDir string) {
 	for _, t := range kernelTools {
-		pinned, err := r.moduleVersion(t.Module)
+		pinned, err := r.toolVersion(t)
 		if err != nil {
 			rep.missing(t.Name, "%v", err)
 			continue
@@ -150,8 +156,8 @@ func doctorTools(rep *report, r *repo, binDir string) {
 		case err != nil:
 			rep.missing(t.Name, "%s: %v", path, err)
 		case module != t.Module || version != pinned:
-			rep.missing(t.Name, "%s is %s %s, but go.mod pins %s %s (`go run ./kernel install` rebuilds it)", path,
-				module, version, t.Module, pinned)
+			rep.missing(t.Name, "%s is %s %s, but %s pins %s %s (`go run ./kernel install` rebuilds it)", path,
+				module, version, filepath.Join(r.toolModuleDir(t), "go.mod"), t.Module, pinned)
 		default:
 			rep.ok(t.Name, "%s %s (%s)", module, version, path)
 		}

@@ -197,6 +197,14 @@ def export_html(nb, title, events):
     return html
 
 
+def name_go_lexer(nb):
+    """GoNB's kernel_info leaves language_info's Pygments lexer and CodeMirror mode empty, and nbclient copies that
+    into the notebook: the export would then highlight Go as some other language. Both are Go's."""
+    info = nb.metadata.setdefault("language_info", {})
+    info["pygments_lexer"] = info.get("pygments_lexer") or "go"
+    info["codemirror_mode"] = info.get("codemirror_mode") or "go"
+
+
 def main():
     config = json.loads(sys.argv[1])
     nb = nbformat.read(config["notebook"], as_version=4)
@@ -224,6 +232,7 @@ def main():
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     coalesce_streams(nb, {})
+    name_go_lexer(nb)
     write_atomic(config["output"], nbformat.writes(nb))
     write_atomic(config["html"], export_html(nb, config["title"], events))
     write_atomic(config["status"], json.dumps(status))

@@ -136,9 +136,9 @@ type listedModule struct {
 	Replace *listedModule
 }
 
-// listModules runs `go list -m -json args...` in the repository.
-func (r *repo) listModules(args ...string) ([]listedModule, error) {
-	out, err := goOutput(r.Root, nil, append([]string{"list", "-m", "-json"}, args...)...)
+// listModules runs `go list -m -json args...` in the Go module at dir.
+func listModules(dir string, args ...string) ([]listedModule, error) {
+	out, err := goOutput(dir, nil, append([]string{"list", "-m", "-json"}, args...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -154,14 +154,14 @@ func (r *repo) listModules(args ...string) ([]listedModule, error) {
 	return modules, nil
 }
 
-// moduleVersion returns the version of module path that the repository's build list selects.
-func (r *repo) moduleVersion(path string) (string, error) {
-	mods, err := r.listModules(path)
+// moduleVersion returns the version of module path that the build list of the Go module at dir selects.
+func moduleVersion(dir, path string) (string, error) {
+	mods, err := listModules(dir, path)
 	if err != nil {
 		return "", err
 	}
 	if len(mods) != 1 || mods[0].Version == "" {
-		return "", fmt.Errorf("go.mod does not pin %s", path)
+		return "", fmt.Errorf("%s does not pin %s", filepath.Join(dir, "go.mod"), path)
 	}
 	return mods[0].Version, nil
 }

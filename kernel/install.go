@@ -109,10 +109,13 @@ func installKernel(r *repo, g *goCommand, layout kernelspec.Layout, name string,
 	if err := r.buildTools(layout.BinDir(), log); err != nil {
 		return kernelspec.Spec{}, err
 	}
-	if err := r.writeProxy(layout.ProxyDir(), log); err != nil {
+	sumDB, err := r.writeProxy(layout.ProxyDir(), log)
+	if err != nil {
 		return kernelspec.Spec{}, err
 	}
-	spec, err := kernelspec.New(specParams(r, g, layout))
+	params := specParams(r, g, layout)
+	params.GOSUMDB = sumDB.GOSUMDB()
+	spec, err := kernelspec.New(params)
 	if err != nil {
 		return kernelspec.Spec{}, err
 	}
@@ -135,11 +138,12 @@ func specParams(r *repo, g *goCommand, layout kernelspec.Layout) kernelspec.Para
 	}
 }
 
-// writeProxy writes the pinned module proxy for the repository's whole build list.
-func (r *repo) writeProxy(dir string, log io.Writer) error {
-	modules, err := r.listModules("all")
+// writeProxy writes the pinned module proxy for the repository's whole build list, with the checksum database of
+// the repository's go.sum.
+func (r *repo) writeProxy(dir string, log io.Writer) (pinproxy.SumDB, error) {
+	modules, err := listModules(r.Root, "all")
 	if err != nil {
-		return err
+		return pinproxy.SumDB{}, err
 	}
 	var pins []pinproxy.Module
 	for _, m := range modules {
@@ -150,22 +154,28 @@ func (r *repo) writeProxy(dir string, log io.Writer) error {
 		}
 		pins = append(pins, pinproxy.Module{Path: m.Path, Version: m.Version})
 	}
+	sums, err := pinproxy.ParseGoSum(filepath.Join(r.Root, "go.sum"))
+	if err != nil {
+		return pinproxy.SumDB{}, err
+	}
 	modCache, err := goOutput(r.Root, nil, "env", "GOMODCACHE")
 	if err != nil {
-		return err
+		return pinproxy.SumDB{}, err
 	}
 	cacheDownload := filepath.Join(strings.TrimSpace(string(modCache)), "cache", "download")
-	if err := pinproxy.Write(dir, pins, cacheDownload); err != nil {
-		return fmt.Errorf("writing the pinned module proxy %s: %w", dir, err)
+	db, err := pinproxy.Write(dir, pins, sums, cacheDownload)
+	if err != nil {
+		return db, fmt.Errorf("writing the pinned module proxy %s: %w", dir, err)
 	}
-	fmt.Fprintf(log, "pinned %d module versions → %s\n", len(pins), dir)
-	return nil
+	fmt.Fprintf(log, "pinned %d module versions → %s (checksum database %s: %d go.sum lines)\n", len(pins), dir,
+		db.Name, len(sums))
+	return db, nil
 }
 
 // gonbLogo returns GoNB's gopher logo from the module cache, for Jupyter's launcher (nil if unavailable: the
 // logo is decoration).
 func (r *repo) gonbLogo() []byte {
-	mods, err := r.listModules("github.com/janpfeifer/gonb")
+	mods, err := listModules(r.Root, "github.com/janpfeifer/gonb")
 	if err != nil || len(mods) != 1 || mods[0].Dir == "" {
 		return nil
 	}

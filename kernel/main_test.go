@@ -162,30 +162,36 @@ func TestCheckGoVersion(t *testing.T) {
 	}
 }
 
-// The tools install builds are exactly the ones go.mod pins with tool directives, so that `go tool gonb` and the
-// kernel agree.
+// The tools install builds are exactly the ones the go.mod of their modules (the repository's, kernel/gopls's) pin
+// with tool directives, so that `go tool gonb` and the kernel agree.
 func TestKernelToolsAreGoModTools(t *testing.T) {
 	r, err := findRepo()
 	if err != nil {
 		t.Fatal(err)
 	}
-	out, err := goOutput(r.Root, nil, "mod", "edit", "-json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mod struct{ Tool []struct{ Path string } }
-	if err := json.Unmarshal(out, &mod); err != nil {
-		t.Fatal(err)
-	}
 	var directives, built, names []string
-	for _, tool := range mod.Tool {
-		directives = append(directives, tool.Path)
-	}
+	read := map[string]bool{}
 	for _, tool := range kernelTools {
 		built = append(built, tool.Package)
 		names = append(names, tool.Name)
-		if _, err := r.moduleVersion(tool.Module); err != nil {
+		if _, err := r.toolVersion(tool); err != nil {
 			t.Errorf("%s: %v", tool.Name, err)
+		}
+		dir := r.toolModuleDir(tool)
+		if read[dir] {
+			continue
+		}
+		read[dir] = true
+		out, err := goOutput(dir, nil, "mod", "edit", "-json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mod struct{ Tool []struct{ Path string } }
+		if err := json.Unmarshal(out, &mod); err != nil {
+			t.Fatal(err)
+		}
+		for _, tool := range mod.Tool {
+			directives = append(directives, tool.Path)
 		}
 	}
 	sort.Strings(directives)

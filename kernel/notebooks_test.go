@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hymenoptera-go/tutorial/kernel/nbcheck"
 )
@@ -22,35 +25,38 @@ func notebooksDir(t *testing.T) string {
 	return filepath.Join(r.Root, "notebooks")
 }
 
-func codeCells(nb *nbcheck.Notebook) []string {
-	var sources []string
-	for _, c := range nb.Cells {
-		if c.Type == "code" {
-			sources = append(sources, c.Source.String())
-		}
-	}
-	return sources
-}
-
-// TestNotebooksShareCodeCells: the Korean and English notebooks run the same code, cell for cell; only prose
-// differs.
+// TestNotebooksShareCodeCells: the Korean and English notebooks run the same code, cell for cell; only prose and
+// comments differ.
 func TestNotebooksShareCodeCells(t *testing.T) {
 	dir := notebooksDir(t)
-	var cells [][]string
+	var nbs []*nbcheck.Notebook
 	for _, name := range tutorialNotebooks {
 		nb, err := nbcheck.Load(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cells = append(cells, codeCells(nb))
+		nbs = append(nbs, nb)
 	}
-	if len(cells[0]) == 0 || len(cells[0]) != len(cells[1]) {
-		t.Fatalf("%s has %d code cells, %s has %d", tutorialNotebooks[0], len(cells[0]), tutorialNotebooks[1], len(cells[1]))
+	if nbs[0].CodeCells() == 0 {
+		t.Fatalf("%s has no code cells", tutorialNotebooks[0])
 	}
-	for i := range cells[0] {
-		if cells[0][i] != cells[1][i] {
-			t.Errorf("code cell %d differs:\n--- %s\n%s\n--- %s\n%s", i, tutorialNotebooks[0], cells[0][i],
-				tutorialNotebooks[1], cells[1][i])
+	if err := nbcheck.CodeCellsEqualModuloComments(nbs[0], nbs[1]); err != nil {
+		t.Errorf("%s (a) and %s (b): %v", tutorialNotebooks[0], tutorialNotebooks[1], err)
+	}
+}
+
+// TestCommittedNotebooksAreSmallAndTidy: each committed notebook is at most nbcheck.MaxNotebookBytes, shows at most
+// one progress display per cell and no terminal progress bars, and names Go's highlighter in language_info.
+func TestCommittedNotebooksAreSmallAndTidy(t *testing.T) {
+	dir := notebooksDir(t)
+	for _, name := range tutorialNotebooks {
+		path := filepath.Join(dir, name)
+		nb, err := nbcheck.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := nbcheck.CheckSaved(path, nb); err != nil {
+			t.Error(err)
 		}
 	}
 }
@@ -106,22 +112,19 @@ func TestCommittedNotebooksCarryOutputs(t *testing.T) {
 	}
 }
 
-// TestTutorialNotebooksRunHeadless executes both notebooks through the kernel, nbconvert and Chromium in a tiny
-// configuration (a few images at 64×64, one epoch, the pure-Go backend, the dataset zip from ../shared/data and
-// PyTorch-made random weights from the fixtures) and checks every cell, the expected figures in the executed
-// notebook and in its HTML export, and that a screenshot of the HTML is not blank.
-func TestTutorialNotebooksRunHeadless(t *testing.T) {
+// tinyConfiguration returns the environment that runs the tutorial notebooks in a tiny configuration (a few
+// images at 64×64, one epoch, the pure-Go backend, the dataset zip from ../shared/data and PyTorch-made random
+// weights from the fixtures), writing under tmp. It skips the test when Jupyter, Chromium, the weights or the
+// dataset are missing (fails under CI) and when -short is set.
+func tinyConfiguration(t *testing.T, r *repo, tmp string) map[string]string {
+	t.Helper()
 	if testing.Short() {
-		t.Skip("-short: executes the notebooks")
+		t.Skip("-short: executes a tutorial notebook")
 	}
 	_, err := findJupyter()
 	requireTool(t, err, "Jupyter's nbconvert")
 	_, err = nbcheck.FindBrowser()
 	requireTool(t, err, "headless Chromium")
-	r, err := findRepo()
-	if err != nil {
-		t.Fatal(err)
-	}
 	weights := filepath.Join(r.Root, ".fixtures", "model", "resnet18_random.pth")
 	_, err = os.Stat(weights)
 	requireTool(t, err, "the PyTorch-made test weights (GOEXPERIMENT=simd go generate ./...)")
@@ -131,13 +134,7 @@ func TestTutorialNotebooksRunHeadless(t *testing.T) {
 	}
 	_, err = os.Stat(dataset)
 	requireTool(t, err, "the dataset zip (set HYMENOPTERA_TEST_ZIP)")
-
-	tmp := t.TempDir()
-	for _, v := range []string{"JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR"} {
-		t.Setenv(v, filepath.Join(tmp, strings.ToLower(v)))
-	}
-	t.Setenv("JUPYTER_PATH", "")
-	for key, value := range map[string]string{
+	return map[string]string{
 		"GOMLX_BACKEND":          "go",
 		"HYMENOPTERA_EPOCHS":     "1",
 		"HYMENOPTERA_MAX_IMAGES": "8",
@@ -147,7 +144,24 @@ func TestTutorialNotebooksRunHeadless(t *testing.T) {
 		"HYMENOPTERA_CACHE":      filepath.Join(tmp, "cache"),
 		"HYMENOPTERA_DATA":       filepath.Join(tmp, "data"),
 		"HYMENOPTERA_RUNS":       filepath.Join(tmp, "runs"),
-	} {
+	}
+}
+
+// TestTutorialNotebooksRunHeadless executes both notebooks through the kernel, nbconvert and Chromium in the tiny
+// configuration and checks every cell, the expected figures in the executed notebook and in its HTML export, and
+// that a screenshot of the HTML is not blank.
+func TestTutorialNotebooksRunHeadless(t *testing.T) {
+	r, err := findRepo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	config := tinyConfiguration(t, r, tmp)
+	for _, v := range []string{"JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "JUPYTER_RUNTIME_DIR"} {
+		t.Setenv(v, filepath.Join(tmp, strings.ToLower(v)))
+	}
+	t.Setenv("JUPYTER_PATH", "")
+	for key, value := range config {
 		t.Setenv(key, value)
 	}
 	prefix := filepath.Join(tmp, "prefix")
@@ -177,4 +191,85 @@ func TestTutorialNotebooksRunHeadless(t *testing.T) {
 			}
 		}
 	}
+}
+
+// freshMachineEnv names the variable that runs TestFreshMachineRunsANotebook outside CI.
+const freshMachineEnv = "HYMENOPTERA_FRESH_MACHINE_TEST"
+
+// TestFreshMachineRunsANotebook is a first run on a fresh machine that reaches only the Go module proxy: `go run
+// ./kernel run NB --check` with an empty HOME, module cache and build cache, and a checksum database that cannot be
+// reached (GOSUMDB points at a closed local port), in the tiny configuration. The kernel tool, GoNB, goimports and
+// gopls, and every module a notebook cell's `go get` adds, must then be verified from committed go.sum files alone,
+// with checksum verification on. It runs under CI (CI=true) or when HYMENOPTERA_FRESH_MACHINE_TEST is set: it
+// downloads every module and compiles everything from scratch, minutes of work.
+func TestFreshMachineRunsANotebook(t *testing.T) {
+	if os.Getenv("CI") != "true" && os.Getenv(freshMachineEnv) == "" {
+		t.Skipf("downloads and compiles everything from scratch: runs under CI=true or with %s=1", freshMachineEnv)
+	}
+	r, err := findRepo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := t.TempDir()
+	config := tinyConfiguration(t, r, tmp)
+	sumdb, err := goOutput(r.Root, nil, "env", "GOSUMDB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sumdbKey, _, _ := strings.Cut(strings.TrimSpace(string(sumdb)), " ")
+	if sumdbKey == "off" || sumdbKey == "" {
+		t.Fatalf("GOSUMDB=%q: the test proves that nothing needs checksum verification off, so it needs it on", sumdb)
+	}
+	home := filepath.Join(tmp, "home")
+	fresh := map[string]string{
+		"HOME":       home,
+		"GOPATH":     filepath.Join(home, "go"),
+		"GOMODCACHE": filepath.Join(tmp, "gomodcache"),
+		"GOCACHE":    filepath.Join(tmp, "gocache"),
+		// The database's usual key, but a URL nothing answers at: any lookup fails, as on a machine that reaches
+		// only the module proxy (and one that does not proxy the database).
+		"GOSUMDB":      sumdbKey + " https://127.0.0.1:1",
+		"GOEXPERIMENT": "simd",
+	}
+	for key, value := range config {
+		fresh[key] = value
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		key, _, _ := strings.Cut(kv, "=")
+		if _, replaced := fresh[key]; !replaced && !strings.HasPrefix(key, "XDG_") && !strings.HasPrefix(key, "JUPYTER_") {
+			env = append(env, kv)
+		}
+	}
+	for key, value := range fresh {
+		env = append(env, key+"="+value)
+	}
+	// The module cache is read-only, as the go command makes it: empty it the go command's way before the
+	// temporary directory goes.
+	t.Cleanup(func() {
+		clean := exec.Command("go", "clean", "-modcache")
+		clean.Env = env
+		if out, err := clean.CombinedOutput(); err != nil {
+			t.Logf("go clean -modcache: %v\n%s", err, out)
+		}
+	})
+
+	name := tutorialNotebooks[0] // the Korean notebook: it also exercises the Hangul rendering check
+	out := filepath.Join(tmp, "out")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", "run", "./kernel", "run", filepath.Join("notebooks", name), "--check",
+		"--min-images", "7", "--timeout", "40m", "--out", out)
+	cmd.Dir = r.Root
+	cmd.Env = env
+	log, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, log)
+	}
+	t.Logf("%s:\n%s", cmd, log)
+	nb, err := nbcheck.Load(filepath.Join(out, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExpectedFigures(t, name, nb)
 }

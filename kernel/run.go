@@ -366,6 +366,9 @@ func checkOutputs(nb *nbcheck.Notebook, p outputs, browser string, minImages int
 	if _, err := nbcheck.CheckImages(nb, html, minImages); err != nil {
 		return err
 	}
+	if err := nbcheck.CheckExport(p.Executed, nb, html, browser); err != nil {
+		return err
+	}
 	return checkScreenshot(browser, p.HTML, p.Screenshot, log)
 }
 

@@ -9,17 +9,15 @@ import (
 	"path/filepath"
 )
 
-// tool is one program the kernel needs, pinned by go.mod's tool directives.
+// tool is one program the kernel needs, pinned by the go.mod of the module it is built in.
 type tool struct {
 	Name    string // binary name
 	Package string // main package
-	Module  string // module whose version go.mod pins
-	// OwnGraph builds the tool with its own module's requirements (go install pkg@version) instead of this
-	// repository's. gopls needs it: it imports golang.org/x/tools internals that must match its own go.mod
-	// exactly, and this repository's goimports pin selects a newer golang.org/x/tools, with which gopls v0.23.0
-	// does not compile (`go tool gopls` fails with "undefined: astutil.UnparenEnclosingCursor"). Its version
-	// still comes from go.mod.
-	OwnGraph bool
+	Module  string // module whose version is pinned
+	// ModuleDir is the Go module the tool is built in, relative to the repository root ("": the repository's
+	// own): its go.mod pins the tool's version and dependencies, its go.sum their hashes, so that the build is
+	// verified without a checksum database. gopls has a module of its own, kernel/gopls (see its go.mod).
+	ModuleDir string
 }
 
 // kernelTools are the programs GoNB runs: itself, goimports (adds imports to every cell) and gopls (completion
@@ -27,7 +25,17 @@ type tool struct {
 var kernelTools = []tool{
 	{Name: "gonb", Package: "github.com/janpfeifer/gonb", Module: "github.com/janpfeifer/gonb"},
 	{Name: "goimports", Package: "golang.org/x/tools/cmd/goimports", Module: "golang.org/x/tools"},
-	{Name: "gopls", Package: "golang.org/x/tools/gopls", Module: "golang.org/x/tools/gopls", OwnGraph: true},
+	{Name: "gopls", Package: "golang.org/x/tools/gopls", Module: "golang.org/x/tools/gopls", ModuleDir: "kernel/gopls"},
+}
+
+// toolModuleDir is the directory of the Go module t is built in.
+func (r *repo) toolModuleDir(t tool) string {
+	return filepath.Join(r.Root, filepath.FromSlash(t.ModuleDir))
+}
+
+// toolVersion is the version of t that its module pins.
+func (r *repo) toolVersion(t tool) (string, error) {
+	return moduleVersion(r.toolModuleDir(t), t.Module)
 }
 
 // buildTools builds every kernel tool at its pinned version into binDir, replacing older binaries. Builds go to
@@ -43,20 +51,14 @@ func (r *repo) buildTools(binDir string, log io.Writer) error {
 	}
 	defer os.RemoveAll(staging)
 	for _, t := range kernelTools {
-		version, err := r.moduleVersion(t.Module)
+		version, err := r.toolVersion(t)
 		if err != nil {
 			return err
 		}
-		var cmd *exec.Cmd
-		if t.OwnGraph {
-			cmd = exec.Command("go", "install", t.Package+"@"+version)
-			cmd.Env = append(os.Environ(), "GOBIN="+staging)
-		} else {
-			cmd = exec.Command("go", "build", "-o", filepath.Join(staging, t.Name), t.Package)
-		}
-		cmd.Dir = r.Root
+		cmd := exec.Command("go", "build", "-o", filepath.Join(staging, t.Name), t.Package)
+		cmd.Dir = r.toolModuleDir(t)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s %s: %s: %w\n%s", t.Name, version, cmd, err, out)
+			return fmt.Errorf("building %s %s in %s: %s: %w\n%s", t.Name, version, cmd.Dir, cmd, err, out)
 		}
 		dest := filepath.Join(binDir, t.Name)
 		if err := os.Rename(filepath.Join(staging, t.Name), dest); err != nil {

@@ -9,7 +9,9 @@
 //     (GoNB compiles every cell; the pure-Go backend's matrix multiplication needs it), and points GOPROXY at a
 //     local proxy that serves only the module versions this repository pins. GoNB runs `go get` in the notebook's
 //     module, and `go get` ignores go.work: without that proxy it would look up, and pick, the latest GoNB or
-//     GoMLX instead of the pinned ones, and fail offline.
+//     GoMLX instead of the pinned ones, and fail offline. GOSUMDB names the checksum database that comes with the
+//     proxy, holding exactly the repository's go.sum hashes: that `go get` verifies every module it adds to the
+//     notebook module's (empty) go.sum, and the public checksum database may be unreachable.
 //
 // Jupyter merges env into the server's environment (expanding ${VAR}), so everything else, HYMENOPTERA_* and
 // GOMLX_BACKEND included, reaches the kernel unchanged.
@@ -116,6 +118,7 @@ type Params struct {
 	BinDir      string // where gonb, goimports and gopls are
 	GoBinDir    string // the directory of the go command the tools were built with
 	ProxyDir    string // the pinned module proxy
+	GOSUMDB     string // the checksum database of the pins, as GOSUMDB spells it ("name+hash+key file:///...")
 	GoModSHA256 string // hex SHA-256 of the repository's go.mod
 }
 
@@ -141,6 +144,9 @@ func New(p Params) (Spec, error) {
 	if strings.ContainsAny(p.ProxyDir, ",| ") {
 		return Spec{}, fmt.Errorf("kernelspec: the module proxy directory %q cannot go in GOPROXY", p.ProxyDir)
 	}
+	if _, err := sumDBDir(p.GOSUMDB); err != nil {
+		return Spec{}, err
+	}
 	displayName := p.DisplayName
 	if displayName == "" {
 		displayName = DefaultDisplayName
@@ -156,6 +162,7 @@ func New(p Params) (Spec, error) {
 			// "off" after the pinned proxy: a module this repository does not pin fails at once, instead of
 			// silently resolving to whatever is latest (see the package comment).
 			"GOPROXY": "file://" + p.ProxyDir + ",off",
+			"GOSUMDB": p.GOSUMDB,
 		},
 		Metadata: Metadata{Hymenoptera: Provenance{RepoRoot: p.RepoRoot, GoModSHA256: p.GoModSHA256}},
 	}, nil
@@ -199,7 +206,21 @@ func (s Spec) StaleReasons(p Params) []string {
 			reasons = append(reasons, fmt.Sprintf("its module proxy %s is missing", proxy))
 		}
 	}
+	if dir, err := sumDBDir(s.Env["GOSUMDB"]); err != nil {
+		reasons = append(reasons, err.Error())
+	} else if _, err := os.Stat(dir); err != nil {
+		reasons = append(reasons, fmt.Sprintf("its checksum database %s is missing", dir))
+	}
 	return reasons
+}
+
+// sumDBDir returns the directory of a GOSUMDB value that names a database and its file:// URL.
+func sumDBDir(gosumdb string) (string, error) {
+	fields := strings.Fields(gosumdb)
+	if len(fields) != 2 || !strings.HasPrefix(fields[1], "file:///") {
+		return "", fmt.Errorf("kernelspec: GOSUMDB %q does not name the pins' checksum database (key file:///dir)", gosumdb)
+	}
+	return strings.TrimPrefix(fields[1], "file://"), nil
 }
 
 // Tools are the programs the kernel runs from its tools directory: GoNB itself, and goimports and gopls, which

@@ -25,11 +25,16 @@ func testParams(t *testing.T) Params {
 	if err := os.MkdirAll(proxy, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	sumdb := filepath.Join(proxy, "sumdb", "pins")
+	if err := os.MkdirAll(sumdb, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	return Params{
 		RepoRoot:    "/src/tutorial",
 		BinDir:      bin,
 		GoBinDir:    "/usr/local/go/bin",
 		ProxyDir:    proxy,
+		GOSUMDB:     "pins+01234567+AQ== file://" + sumdb,
 		GoModSHA256: "abc123",
 	}
 }
@@ -51,6 +56,7 @@ func TestNewBuildsTheKernelJupyterRuns(t *testing.T) {
 		"PATH":         p.BinDir + ":/usr/local/go/bin:${PATH}", // Jupyter expands ${PATH} from its own environment
 		"GOEXPERIMENT": "simd",
 		"GOPROXY":      "file://" + p.ProxyDir + ",off",
+		"GOSUMDB":      p.GOSUMDB,
 	}
 	if !reflect.DeepEqual(spec.Env, wantEnv) {
 		t.Errorf("env = %v, want %v", spec.Env, wantEnv)
@@ -71,6 +77,8 @@ func TestNewRejectsPathsGoNBOrPATHCannotCarry(t *testing.T) {
 		"colon in tools directory": func(p *Params) { p.BinDir = "/opt/a:b/bin" },
 		"comma in proxy directory": func(p *Params) { p.ProxyDir = "/opt/a,b" },
 		"relative go directory":    func(p *Params) { p.GoBinDir = "go/bin" },
+		"no checksum database":     func(p *Params) { p.GOSUMDB = "" },
+		"remote checksum database": func(p *Params) { p.GOSUMDB = "pins+01234567+AQ== https://pins" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			p := testParams(t)
@@ -143,6 +151,11 @@ func TestStaleReasons(t *testing.T) {
 		"proxy missing": {func(p *Params, s *Spec) {
 			s.Env["GOPROXY"] = "file://" + p.ProxyDir + "-gone,off"
 		}, "module proxy"},
+		// A kernelspec from before the checksum database: GoNB's `go get` would need the public one.
+		"no checksum database": {func(p *Params, s *Spec) { delete(s.Env, "GOSUMDB") }, "GOSUMDB"},
+		"checksum database missing": {func(p *Params, s *Spec) {
+			os.RemoveAll(filepath.Join(p.ProxyDir, "sumdb"))
+		}, "checksum database"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			params := testParams(t) // each case its own files: one removes a tool

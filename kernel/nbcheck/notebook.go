@@ -17,8 +17,23 @@ import (
 
 // Notebook is the part of an nbformat 4 notebook that the checks read.
 type Notebook struct {
-	Cells    []Cell `json:"cells"`
-	NBFormat int    `json:"nbformat"`
+	Cells    []Cell   `json:"cells"`
+	Metadata Metadata `json:"metadata"`
+	NBFormat int      `json:"nbformat"`
+}
+
+// Metadata is the part of a notebook's metadata that the checks read.
+type Metadata struct {
+	// LanguageInfo is what the kernel said about its language when the notebook last ran (Jupyter copies its
+	// kernel_info_reply here); the HTML exporter picks its syntax highlighter from it.
+	LanguageInfo LanguageInfo `json:"language_info"`
+}
+
+// LanguageInfo is the notebook metadata's language_info.
+type LanguageInfo struct {
+	Name           string `json:"name"`
+	PygmentsLexer  string `json:"pygments_lexer"`
+	CodeMirrorMode any    `json:"codemirror_mode"` // a mode name, or an object such as {"name": "go"}
 }
 
 // Cell is one notebook cell. ExecutionCount is nil for a code cell that never ran.

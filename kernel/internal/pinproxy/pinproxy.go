@@ -1,5 +1,6 @@
 // Package pinproxy writes a read-only Go module proxy, as a directory for GOPROXY=file://..., that knows exactly
-// one version of each module: the one the repository's build list selects.
+// one version of each module: the one the repository's build list selects; and beside it a checksum database for
+// GOSUMDB holding exactly the repository's go.sum hashes (see SumDB).
 //
 // GoNB runs `go get` in each notebook's throw-away module, and `go get` resolves a missing import by asking the
 // proxy for the latest version of every module path that could provide it: go.work does not take part. Served
@@ -10,11 +11,10 @@ package pinproxy
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"unicode"
+
+	"golang.org/x/mod/module"
 )
 
 // Module is one module version to serve.
@@ -23,41 +23,52 @@ type Module struct {
 	Version string
 }
 
-// Write replaces dir with a proxy tree serving modules. cacheDownloadDir is the module cache's download
-// directory ($GOMODCACHE/cache/download), whose .info, .mod and .zip files are linked into the tree when present.
-// The new tree is built beside dir and swapped in, so that a running kernel never sees a half-written proxy.
-func Write(dir string, modules []Module, cacheDownloadDir string) error {
+// Write replaces dir with a proxy tree serving modules, and a checksum database of sums under dir/sumdb/.
+// cacheDownloadDir is the module cache's download directory ($GOMODCACHE/cache/download), whose .info, .mod and
+// .zip files are linked into the tree when present. The new tree is built beside dir and swapped in, so that a
+// running kernel never sees a half-written proxy. It returns the checksum database, for GOSUMDB.
+func Write(dir string, modules []Module, sums []Sum, cacheDownloadDir string) (SumDB, error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return SumDB{}, err
+	}
 	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		return err
+		return SumDB{}, err
 	}
 	staging, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".new-*")
 	if err != nil {
-		return err
+		return SumDB{}, err
 	}
 	defer os.RemoveAll(staging) // gone already once renamed
 	for _, m := range modules {
 		if err := writeModule(staging, m, cacheDownloadDir); err != nil {
-			return err
+			return SumDB{}, err
 		}
 	}
+	db, err := writeSumDB(staging, dir, sums)
+	if err != nil {
+		return SumDB{}, err
+	}
 	if err := os.Chmod(staging, 0o755); err != nil {
-		return err
+		return SumDB{}, err
 	}
 	old := dir + ".old"
 	if err := os.RemoveAll(old); err != nil {
-		return err
+		return SumDB{}, err
 	}
 	if err := os.Rename(dir, old); err != nil && !os.IsNotExist(err) {
-		return err
+		return SumDB{}, err
 	}
 	if err := os.Rename(staging, dir); err != nil {
-		return err
+		return SumDB{}, err
 	}
-	return os.RemoveAll(old)
+	return db, os.RemoveAll(old)
 }
 
 func writeModule(root string, m Module, cacheDownloadDir string) error {
-	escaped, err := EscapePath(m.Path)
+	// The module proxy protocol's case encoding ('!' before a lower-cased capital) keeps module paths apart on
+	// case-insensitive file systems.
+	escaped, err := module.EscapePath(m.Path)
 	if err != nil {
 		return err
 	}
@@ -91,21 +102,4 @@ func writeModule(root string, m Module, cacheDownloadDir string) error {
 		}
 	}
 	return nil
-}
-
-// EscapePath applies the module proxy protocol's case encoding: each upper-case letter becomes '!' followed by
-// its lower-case form, so that module paths survive case-insensitive file systems.
-func EscapePath(path string) (string, error) {
-	if path == "" || strings.ContainsAny(path, "!\\") || strings.HasPrefix(path, "/") || strings.Contains(path, "..") {
-		return "", fmt.Errorf("pinproxy: invalid module path %q", path)
-	}
-	var b strings.Builder
-	for _, r := range path {
-		if unicode.IsUpper(r) {
-			b.WriteByte('!')
-			r = unicode.ToLower(r)
-		}
-		b.WriteRune(r)
-	}
-	return b.String(), nil
 }

@@ -8,22 +8,6 @@ import (
 	"testing"
 )
 
-func TestEscapePath(t *testing.T) {
-	for in, want := range map[string]string{
-		"github.com/BurntSushi/toml": "github.com/!burnt!sushi/toml",
-		"golang.org/x/tools":         "golang.org/x/tools",
-	} {
-		if got, err := EscapePath(in); err != nil || got != want {
-			t.Errorf("EscapePath(%q) = %q, %v; want %q", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "../etc", "/abs", "a!b"} {
-		if _, err := EscapePath(bad); err == nil {
-			t.Errorf("EscapePath(%q) succeeded", bad)
-		}
-	}
-}
-
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -53,7 +37,7 @@ var testModules = []Module{{"example.com/Pinned", "v1.2.3"}, {"example.com/pseud
 func TestWriteLaysOutTheProxyProtocol(t *testing.T) {
 	cache := fakeCache(t)
 	dir := filepath.Join(t.TempDir(), "goproxy")
-	if err := Write(dir, testModules, cache); err != nil {
+	if _, err := Write(dir, testModules, nil, cache); err != nil {
 		t.Fatal(err)
 	}
 	list, err := os.ReadFile(filepath.Join(dir, "example.com/!pinned/@v/list"))
@@ -73,7 +57,7 @@ func TestWriteLaysOutTheProxyProtocol(t *testing.T) {
 	}
 
 	// Writing again replaces the tree: modules no longer pinned disappear, and no staging directory remains.
-	if err := Write(dir, testModules[:1], cache); err != nil {
+	if _, err := Write(dir, testModules[:1], nil, cache); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "example.com/pseudo")); !os.IsNotExist(err) {
@@ -93,7 +77,7 @@ func TestGoCommandResolvesLatestToThePin(t *testing.T) {
 	}
 	cache := fakeCache(t)
 	proxy := filepath.Join(t.TempDir(), "goproxy")
-	if err := Write(proxy, testModules, cache); err != nil {
+	if _, err := Write(proxy, testModules, nil, cache); err != nil {
 		t.Fatal(err)
 	}
 	work := t.TempDir()
