@@ -48,8 +48,16 @@ REQUIREJS = "/usr/share/javascript/requirejs/require.min.js"
 
 # SELF_CONTAINED extends nbconvert's "lab" template so that the page loads nothing: no require.js unless an
 # output is JavaScript (then inlined), no widget manager from a CDN, no MathJax (nbconvert's only loads from
-# files or the network, and Debian's MathJax 2 fetches its parts one by one: it cannot be inlined).
+# files or the network, and Debian's MathJax 2 fetches its parts one by one: it cannot be inlined). SVG outputs
+# (the notebooks' charts) are written as they are: nbconvert 6.5 passes them through its HTML cleaner, which
+# keeps the <svg> tag and drops everything inside it. They come from the notebook this driver just executed,
+# whose code is trusted as much as its outputs are.
 SELF_CONTAINED = """{%- extends 'index.html.j2' -%}
+{%- block data_svg scoped -%}
+<div class="jp-RenderedSVG jp-OutputArea-output {{ extra_class }}" data-mime-type="image/svg+xml">
+{{ output.data['image/svg+xml'] }}
+</div>
+{%- endblock data_svg -%}
 {%- block html_head_js_requirejs -%}
 {%- if resources.inline_requirejs %}<script>{{ resources.inline_requirejs }}</script>{% endif -%}
 {%- endblock html_head_js_requirejs -%}
