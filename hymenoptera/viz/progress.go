@@ -51,6 +51,9 @@ type progressState struct {
 	Elapsed      float64 `json:"elapsed"`
 	EpochSeconds float64 `json:"epoch_seconds"`
 	ETA          float64 `json:"eta"`
+	// BestEpoch is the epoch of the best validation accuracy, in the "done" state (whose loss and acc are that
+	// epoch's validation figures); -1 before.
+	BestEpoch int `json:"best_epoch"`
 }
 
 // progressInterval is the least time between two updates of the notebook output within a phase.
@@ -66,7 +69,9 @@ func NewTrainingProgress(title string, epochs, trainBatches, valBatches int) *Tr
 func (d *Display) NewTrainingProgress(title string, epochs, trainBatches, valBatches int) *TrainingProgress {
 	p := &TrainingProgress{display: d, title: title, epochs: epochs, start: time.Now(), epochStart: time.Now(),
 		batches: map[string]int{train.PhaseTrain: trainBatches, train.PhaseVal: valBatches}}
-	if !d.inNotebook() {
+	if d.inNotebook() {
+		p.send(p.state(train.PhaseTrain)) // the output appears above the epoch log that follows
+	} else {
 		p.terminal = train.NewTerminalProgress(os.Stderr, trainBatches, valBatches)
 	}
 	return p
@@ -111,6 +116,9 @@ func (p *TrainingProgress) Finish(h train.History) error {
 		p.curves = ""
 		s := p.state("done")
 		s.Epoch, s.ETA = p.epochs-1, 0
+		if best, ok := h.Best(); ok {
+			s.Loss, s.Acc, s.BestEpoch = best.Val.Loss, best.Val.Accuracy, best.Epoch
+		}
 		p.send(s)
 	}
 	if len(h.Epochs) > 0 {
@@ -129,7 +137,7 @@ func (p *TrainingProgress) state(phase string) progressState {
 	}
 	return progressState{Title: p.title, Epoch: p.tally.Epoch, Epochs: p.epochs, Phase: phase,
 		Batch: p.tally.Batches, Batches: p.batches[phase], Loss: p.tally.Loss(), Acc: p.tally.Accuracy(),
-		Elapsed: time.Since(p.start).Seconds(), EpochSeconds: p.epochSecs, ETA: eta}
+		Elapsed: time.Since(p.start).Seconds(), EpochSeconds: p.epochSecs, ETA: eta, BestEpoch: -1}
 }
 
 func (p *TrainingProgress) send(s progressState) {
@@ -154,8 +162,11 @@ func progressHTML(s progressState, curves string) string {
 	state, _ := json.Marshal(s) // plain numbers and strings: cannot fail
 	var line string
 	switch {
+	case s.Phase == "done" && s.BestEpoch >= 0:
+		line = fmt.Sprintf("%s: %d epoch(s) done in %s; best val acc %.4f (loss %.4f) at epoch %d", s.Title,
+			s.Epochs, clock(s.Elapsed), s.Acc, s.Loss, s.BestEpoch)
 	case s.Phase == "done":
-		line = fmt.Sprintf("%s: %d epochs done in %s", s.Title, s.Epochs, clock(s.Elapsed))
+		line = fmt.Sprintf("%s: %d epoch(s) done in %s", s.Title, s.Epochs, clock(s.Elapsed))
 	default:
 		line = fmt.Sprintf("%s: epoch %d/%d, %s %d/%d, loss %.4f, acc %.4f, elapsed %s", s.Title, s.Epoch,
 			s.Epochs-1, s.Phase, s.Batch, s.Batches, s.Loss, s.Acc, clock(s.Elapsed))

@@ -3,6 +3,7 @@ package viz
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html"
 	"math"
 	"os"
@@ -18,8 +19,8 @@ import (
 var progressAttr = regexp.MustCompile(`^<div class="hymenoptera-progress" data-progress="([^"]*)"[^>]*>([^<]*)`)
 
 // progressKeys are the fields of data-progress that `go run ./kernel run` reads.
-var progressKeys = []string{"acc", "batch", "batches", "elapsed", "epoch", "epoch_seconds", "epochs", "eta", "loss",
-	"phase", "title"}
+var progressKeys = []string{"acc", "batch", "batches", "best_epoch", "elapsed", "epoch", "epoch_seconds", "epochs", "eta",
+	"loss", "phase", "title"}
 
 // shownProgress reads a progress output's HTML: its data-progress state, its status line and the curves it
 // shows ("" when none).
@@ -71,6 +72,14 @@ func TestTrainingProgressInNotebookUpdatesOneOutput(t *testing.T) {
 	d := &Display{Mode: Notebook, notebook: notebook}
 	p := d.NewTrainingProgress("Fine-tuning", 2, 2, 1)
 	var progress train.Progress = p // what TrainModel takes
+	// The output appears at once, before any batch, so that it stands above the epoch log.
+	if len(notebook.events) != 1 || notebook.events[0].kind != "update" {
+		t.Fatalf("NewTrainingProgress sent %+v, want one update", notebook.events)
+	}
+	if got, _, curves := shownProgress(t, string(notebook.events[0].data)); got.Phase != "train" || got.Batch != 0 ||
+		got.ETA != -1 || curves != "" {
+		t.Fatalf("the first progress is %+v, curves %.50q", got, curves)
+	}
 
 	// Each step below sends one update (the first batch, a phase's last batch, an epoch's end), except a batch
 	// within a phase less than half a second after the last update, which may be held back (throttled). want is
@@ -87,11 +96,12 @@ func TestTrainingProgressInNotebookUpdatesOneOutput(t *testing.T) {
 	}
 	epoch := func(n int) func() { return func() { progress.Epoch(history(n)) } }
 	shown := func(epoch int, phase string, batch, batches int, loss, acc float64) progressState {
-		return progressState{Epoch: epoch, Phase: phase, Batch: batch, Batches: batches, Loss: loss, Acc: acc}
+		return progressState{Epoch: epoch, Phase: phase, Batch: batch, Batches: batches, Loss: loss, Acc: acc,
+			BestEpoch: -1}
 	}
 	const train0, val0, train1, val1 = "epoch 0/1, train", "epoch 0/1, val", "epoch 1/1, train", "epoch 1/1, val"
 	steps := []step{
-		{batch(train.PhaseTrain, 0, 0.8, 3, 4), false, shown(0, "train", 1, 2, 0.8, 0.75), train0 + " 1/2, loss 0.8000, acc 0.7500", 0},
+		{batch(train.PhaseTrain, 0, 0.8, 3, 4), true, shown(0, "train", 1, 2, 0.8, 0.75), train0 + " 1/2, loss 0.8000, acc 0.7500", 0},
 		{batch(train.PhaseTrain, 0, 0.5, 0, 2), false, shown(0, "train", 2, 2, 0.7, 0.5), train0 + " 2/2, loss 0.7000, acc 0.5000", 0},
 		{batch(train.PhaseVal, 0, 0.25, 4, 4), false, shown(0, "val", 1, 1, 0.25, 1), val0 + " 1/1, loss 0.2500, acc 1.0000", 0},
 		{epoch(1), false, shown(0, "val", 1, 1, 0.25, 1), val0 + " 1/1, loss 0.2500, acc 1.0000", 1},
@@ -152,11 +162,14 @@ func TestTrainingProgressInNotebookUpdatesOneOutput(t *testing.T) {
 		t.Fatalf("Finish sent %+v, want an update and then the curves as an SVG image", finished)
 	}
 	got, line, curves := shownProgress(t, string(finished[0].data))
-	if got.Phase != "done" || got.Epoch != 1 || got.Epochs != 2 || got.ETA != 0 || curves != "" {
-		t.Fatalf("the final progress is %+v with curves %.50q: want done, epoch 1 of 2, nothing left, no curves", got,
-			curves)
+	best, _ := history(2).Best()
+	if got.Phase != "done" || got.Epoch != 1 || got.Epochs != 2 || got.ETA != 0 || curves != "" ||
+		got.BestEpoch != best.Epoch || got.Acc != best.Val.Accuracy || got.Loss != best.Val.Loss {
+		t.Fatalf("the final progress is %+v with curves %.50q: want done, epoch 1 of 2, nothing left, no curves, "+
+			"the best epoch %+v", got, curves, best)
 	}
-	if !strings.HasPrefix(line, "Fine-tuning: 2 epochs done in ") {
+	if !strings.HasPrefix(line, "Fine-tuning: 2 epoch(s) done in ") || !strings.Contains(line,
+		fmt.Sprintf("best val acc %.4f (loss %.4f) at epoch %d", best.Val.Accuracy, best.Val.Loss, best.Epoch)) {
 		t.Errorf("the summary is %q", line)
 	}
 	doc := parseSVG(t, finished[1].data)
@@ -179,10 +192,11 @@ func TestTrainingProgressFinishWithoutEpochs(t *testing.T) {
 	if err := d.NewTrainingProgress("", 3, 1, 1).Finish(train.History{}); err != nil {
 		t.Fatal(err)
 	}
-	if len(notebook.events) != 1 || notebook.events[0].kind != "update" {
-		t.Fatalf("Finish without epochs sent %+v, want the summary and no figure", notebook.events)
+	if len(notebook.events) != 2 || notebook.events[1].kind != "update" {
+		t.Fatalf("a progress finished without epochs sent %+v, want the first state, the summary and no figure",
+			notebook.events)
 	}
-	if got, _, curves := shownProgress(t, string(notebook.events[0].data)); got.Phase != "done" || curves != "" {
+	if got, _, curves := shownProgress(t, string(notebook.events[1].data)); got.Phase != "done" || curves != "" {
 		t.Fatalf("the progress is %+v, curves %.50q", got, curves)
 	}
 
