@@ -13,7 +13,7 @@ import (
 
 // Prediction is one image with the class a model predicted for it.
 type Prediction struct {
-	// Image is the image as the model saw it: normalised with ImageNet's statistics (see SplitBatch).
+	// Image is the image as the model saw it: normalised with ImageNet's statistics (see dataloader.Batch.Image).
 	Image *transforms.Tensor
 	// Predicted is the predicted class's name.
 	Predicted string
