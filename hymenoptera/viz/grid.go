@@ -34,7 +34,7 @@ func PadValue(v float32) GridOption { return func(c *gridConfig) { c.padValue = 
 //
 // The grid keeps the batch's values, normalised or not: the tutorial grids the normalised batch and passes the
 // grid to Imshow, which un-normalises it.
-func MakeGrid(b *dataloader.Batch, opts ...GridOption) (*transforms.Tensor, error) {
+func MakeGrid(b dataloader.Batch, opts ...GridOption) (*transforms.Tensor, error) {
 	cfg := gridConfig{nrow: 8, padding: 2}
 	for _, opt := range opts {
 		opt(&cfg)

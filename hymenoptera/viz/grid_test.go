@@ -54,10 +54,10 @@ func fixtureArray(t *testing.T, arrays map[string]*tensors.Tensor, name string) 
 	return values, x.Shape().Dimensions
 }
 
-func fixtureBatch(t *testing.T, arrays map[string]*tensors.Tensor) *dataloader.Batch {
+func fixtureBatch(t *testing.T, arrays map[string]*tensors.Tensor) dataloader.Batch {
 	t.Helper()
 	values, shape := fixtureArray(t, arrays, "batch")
-	b := &dataloader.Batch{N: shape[0], H: shape[1], W: shape[2]}
+	b := dataloader.Batch{N: shape[0], H: shape[1], W: shape[2]}
 	for _, v := range values {
 		b.Images = append(b.Images, float32(v))
 	}
@@ -81,7 +81,7 @@ func TestMakeGridMatchesTorchvision(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			want, shape := fixtureArray(t, arrays, c.name)
-			first := &dataloader.Batch{Images: batch.Images[:c.n*batch.H*batch.W*3], N: c.n, H: batch.H, W: batch.W}
+			first := dataloader.Batch{Images: batch.Images[:c.n*batch.H*batch.W*3], N: c.n, H: batch.H, W: batch.W}
 			got, err := MakeGrid(first, c.opts...)
 			if err != nil {
 				t.Fatal(err)
@@ -101,7 +101,7 @@ func TestMakeGridMatchesTorchvision(t *testing.T) {
 }
 
 func TestMakeGridDoesNotAliasItsInput(t *testing.T) {
-	batch := &dataloader.Batch{Images: []float32{1, 2, 3}, N: 1, H: 1, W: 1}
+	batch := dataloader.Batch{Images: []float32{1, 2, 3}, N: 1, H: 1, W: 1}
 	grid, err := MakeGrid(batch)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +126,7 @@ func TestMakeGridRejectsBadInput(t *testing.T) {
 		{"negative padding", 2, 3, 4, []GridOption{Padding(-1)}, "Padding(-1)"},
 	}
 	for _, c := range cases {
-		_, err := MakeGrid(&dataloader.Batch{Images: images, N: c.n, H: c.h, W: c.w}, c.opts...)
+		_, err := MakeGrid(dataloader.Batch{Images: images, N: c.n, H: c.h, W: c.w}, c.opts...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got error %v, want one mentioning %q", c.name, err, c.want)
 		}
