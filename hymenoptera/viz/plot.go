@@ -104,9 +104,20 @@ func (c *svgCanvas) String() (string, error) {
 	return strings.ReplaceAll(s, `xlink:href="data:image/jpg;base64,`, `xlink:href="data:image/png;base64,`), nil
 }
 
+// renderSVG returns the SVG that draw returns. gonum.org/v1/plot panics on what it cannot draw (a font it cannot
+// name, an image it cannot encode): such a panic comes back as an error, not into a notebook's cell.
+func renderSVG(draw func() (string, error)) (s string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("viz: drawing a chart: %v", r)
+		}
+	}()
+	return draw()
+}
+
 // writeSVG writes the SVG that draw returns, as a file.
 func writeSVG(w io.Writer, draw func() (string, error)) error {
-	s, err := draw()
+	s, err := renderSVG(draw)
 	if err != nil {
 		return err
 	}

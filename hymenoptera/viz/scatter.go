@@ -37,7 +37,7 @@ type scatterFigure struct {
 func (f *scatterFigure) Name() string { return fileName(f.title, "scatter") }
 func (f *scatterFigure) Ext() string  { return ".svg" }
 
-func (f *scatterFigure) HTML() (string, error) { return f.svg() }
+func (f *scatterFigure) HTML() (string, error) { return renderSVG(f.svg) }
 
 func (f *scatterFigure) Encode(w io.Writer) error { return writeSVG(w, f.svg) }
 
