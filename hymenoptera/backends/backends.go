@@ -101,29 +101,57 @@ func NewWithConfig(config string) (backend compute.Backend, err error) {
 		return nil, fmt.Errorf("cannot create GoMLX backend %q: %w", config, err)
 	}
 	if name, options, _ := strings.Cut(config, ":"); name == GoBackend && !strings.Contains(options, "parallelism") {
-		unboundWorkers(backend)
+		if unboundWorkers(backend) != nil {
+			// This compute version moved the pool (TestUnboundWorkersFindsThePool says so): fall back to the
+			// documented option, which does the same and prints one line to standard output.
+			backend.Finalize()
+			if options != "" {
+				options += ","
+			}
+			return NewWithConfig(GoBackend + ":" + options + "parallelism=-1")
+		}
 	}
 	return backend, nil
 }
 
-// unboundWorkers lifts the bound on the pure-Go backend's worker pool (as its option "parallelism=-1" does,
-// which also prints a line to standard output). With the default bound, 2·GOMAXPROCS workers, the backend hangs
-// for ever once that many matrix multiplications are ready at the same time: each holds a worker while it waits
-// for free workers to split its work across (compute v0.1.6, workerspool.Pool.Saturate). ResNet-18's graphs
-// reach that, in the backward pass and with its per-channel broadcasts. Without the bound every operation runs
-// in its own goroutine and each multiplication splits across GOMAXPROCS of them, so none waits for a worker.
-func unboundWorkers(backend compute.Backend) {
+// unboundWorkers lifts the bound on the pure-Go backend's worker pool, as its option "parallelism=-1" does,
+// without the line that option prints to standard output (in a notebook, an output under every cell that
+// creates a backend). compute v0.1.6 offers no quiet way: the option is parsed in an internal package, so the
+// pool is reached by reflection, through the backend's exported field Workers. If a later compute version moves
+// it, unboundWorkers returns an error, NewWithConfig uses the option instead, and TestUnboundWorkersFindsThePool
+// fails with a message that names the field.
+//
+// Why the bound must go: with the default bound, 2·GOMAXPROCS workers, the backend hangs for ever once that many
+// matrix multiplications are ready at the same time: each holds a worker while it waits for free workers to split
+// its work across (compute v0.1.6, workerspool.Pool.Saturate). ResNet-18's graphs reach that, in the backward
+// pass and with its per-channel broadcasts. Without the bound every operation runs in its own goroutine and each
+// multiplication splits across GOMAXPROCS of them, so none waits for a worker.
+func unboundWorkers(backend compute.Backend) error {
+	pool, err := findWorkerPool(backend)
+	if err != nil {
+		return err
+	}
+	pool.SetMaxParallelism(-1)
+	return nil
+}
+
+// workerPool is the pure-Go backend's worker pool, the field Workers of its backend struct.
+type workerPool interface {
+	SetMaxParallelism(int)
+	IsUnlimited() bool
+}
+
+func findWorkerPool(backend compute.Backend) (workerPool, error) {
 	value := reflect.ValueOf(backend)
 	if value.Kind() == reflect.Pointer && value.Elem().Kind() == reflect.Struct {
 		if workers := value.Elem().FieldByName("Workers"); workers.IsValid() && workers.CanInterface() {
-			if pool, ok := workers.Interface().(interface{ SetMaxParallelism(int) }); ok {
-				pool.SetMaxParallelism(-1)
-				return
+			if pool, ok := workers.Interface().(workerPool); ok {
+				return pool, nil
 			}
 		}
 	}
-	panic(fmt.Sprintf("backends: the pure-Go backend (%T) no longer has the worker pool this package adjusts: "+
-		"review unboundWorkers for this version of github.com/gomlx/compute", backend))
+	return nil, fmt.Errorf("the pure-Go backend (%T) has no exported field Workers with methods SetMaxParallelism "+
+		"and IsUnlimited, as in github.com/gomlx/compute v0.1.6", backend)
 }
 
 // BuiltWithSIMD reports whether this binary was compiled with GOEXPERIMENT=simd, which the pure-Go backend's matrix

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
@@ -47,6 +48,31 @@ func TestDamagedPluginFallsBackToGo(t *testing.T) {
 		t.Errorf("with a damaged plugin the choice was not the Go backend:\n%s", out)
 	}
 }
+
+// TestUnboundWorkersFindsThePool: the quiet way to lift the worker bound reaches the pool by reflection. When a
+// new compute version moves it, NewWithConfig falls back to the option "parallelism=-1" (which prints a line), and
+// this test says what to review.
+func TestUnboundWorkersFindsThePool(t *testing.T) {
+	backend, err := compute.NewWithConfig(GoBackend)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Finalize()
+	if err := unboundWorkers(backend); err != nil {
+		t.Fatalf("%v: update findWorkerPool for this version of github.com/gomlx/compute, or drop it for the "+
+			"option parallelism=-1", err)
+	}
+	pool, _ := findWorkerPool(backend)
+	if !pool.IsUnlimited() {
+		t.Fatal("unboundWorkers left the worker pool bounded")
+	}
+	if _, err := findWorkerPool(fakeBackend{}); err == nil {
+		t.Fatal("a backend without a Workers field gave no error")
+	}
+}
+
+// fakeBackend is a backend of another shape than the pure-Go one's.
+type fakeBackend struct{ compute.Backend }
 
 // TestManyConcurrentMatMulsDoNotHang: a graph with many independent large matrix multiplications, run repeatedly.
 // With the pure-Go backend's default bounded worker pool, each multiplication occupies a worker while waiting for

@@ -61,18 +61,3 @@ func BenchmarkTrainCachedEpoch(b *testing.B) {
 }
 func BenchmarkValFirstEpoch(b *testing.B)  { benchmarkEpochs(b, "val", transforms.Val(224), false) }
 func BenchmarkValCachedEpoch(b *testing.B) { benchmarkEpochs(b, "val", transforms.Val(224), true) }
-
-// BenchmarkPipelinesAgainstTorchvision prints BenchmarkPipelines' report: Go's loader and torchvision's DataLoader
-// on the same machine, in one run, with their ratio. Run it once:
-//
-//	go test ./hymenoptera/dataloader -run '^$' -bench PipelinesAgainstTorchvision -benchtime 1x
-func BenchmarkPipelinesAgainstTorchvision(b *testing.B) {
-	dir := dataDir(b)
-	for b.Loop() {
-		report, err := dataloader.BenchmarkPipelines(context.Background(), dataloader.BenchOptions{DataDir: dir})
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Log("\n" + report.String())
-	}
-}

@@ -2,10 +2,10 @@ package models
 
 import (
 	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/gomlx/gomlx/core/graph"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/models/internal/lowering"
 )
 
 // PyTorch's BatchNorm2d defaults, which torchvision's ResNet uses.
@@ -38,28 +38,28 @@ type batchNorm struct {
 //
 // rather than by GoMLX's differentiation of the graph: the same values in exact arithmetic, with about half the
 // full-size passes (each per-channel broadcast is a slow pass on the pure-Go backend). The gradients of x, weight
-// and bias get v through outputAdjoint.
-func (bn *batchNorm) train(x *graph.Node, algorithm ConvAlgorithm) *graph.Node {
+// and bias get v through lowering.OutputAdjoint.
+func (bn *batchNorm) train(x *graph.Node, ops lowering.Ops) *graph.Node {
 	g := x.Graph()
 	dims := x.Shape().Dimensions
 	count := float64(dims[1] * dims[2] * dims[3])
 	dtype := x.DType()
-	mean64 := graph.DivScalar(channelSum64(x), count)
-	meanSquare64 := graph.DivScalar(channelSum64(graph.Square(x)), count)
+	mean64 := graph.DivScalar(lowering.ChannelSum64(x), count)
+	meanSquare64 := graph.DivScalar(lowering.ChannelSum64(graph.Square(x)), count)
 	variance64 := graph.StopGradient(graph.MaxScalar(graph.Sub(meanSquare64, graph.Square(mean64)), 0))
 	mean64 = graph.StopGradient(mean64)
 	invStd64 := graph.Inverse(graph.Sqrt(graph.AddScalar(variance64, BatchNormEpsilon)))
 	mean, invStd := graph.ConvertDType(mean64, dtype), graph.ConvertDType(invStd64, dtype)
 
-	var adjoint outputAdjoint
+	var adjoint lowering.OutputAdjoint
 	var weight *graph.Node
 	var cachedSumV, cachedDotP *graph.Node
 	// adjointSums returns Σ v and Σ v·(x−μ) in float64, computed once for whichever gradient asks first.
 	adjointSums := func() (sumV, dotP *graph.Node) {
 		if cachedSumV == nil {
-			v := adjoint.get()
-			cachedSumV = channelSum64(v)
-			cachedDotP = graph.Sub(channelSum64(graph.Mul(v, x)), graph.Mul(mean64, cachedSumV))
+			v := adjoint.Get()
+			cachedSumV = lowering.ChannelSum64(v)
+			cachedDotP = graph.Sub(lowering.ChannelSum64(graph.Mul(v, x)), graph.Mul(mean64, cachedSumV))
 		}
 		return cachedSumV, cachedDotP
 	}
@@ -70,8 +70,8 @@ func (bn *batchNorm) train(x *graph.Node, algorithm ConvAlgorithm) *graph.Node {
 		vScale := graph.ConvertDType(alpha64, dtype)
 		xScale := graph.ConvertDType(graph.Neg(graph.Mul(k, alpha64)), dtype)
 		shift := graph.ConvertDType(graph.Mul(graph.Sub(graph.Mul(mean64, k), graph.DivScalar(sumV, count)), alpha64), dtype)
-		return graph.Add(graph.Add(graph.Mul(adjoint.get(), perChannel(vScale, x, algorithm)),
-			graph.Mul(x, perChannel(xScale, x, algorithm))), perChannel(shift, x, algorithm))
+		return graph.Add(graph.Add(graph.Mul(adjoint.Get(), ops.PerChannel(vScale, x)),
+			graph.Mul(x, ops.PerChannel(xScale, x))), ops.PerChannel(shift, x))
 	})
 	weight = graph.IdentityWithCustomGradient(bn.weight.NodeValue(g), func(w, _ *graph.Node) *graph.Node {
 		_, dotP := adjointSums()
@@ -83,13 +83,13 @@ func (bn *batchNorm) train(x *graph.Node, algorithm ConvAlgorithm) *graph.Node {
 	})
 	alpha := graph.Mul(weight, invStd)
 	beta := graph.Sub(bias, graph.Mul(mean, alpha))
-	y := graph.Add(graph.Mul(input, perChannel(alpha, x, algorithm)), perChannel(beta, x, algorithm))
+	y := graph.Add(graph.Mul(input, ops.PerChannel(alpha, x)), ops.PerChannel(beta, x))
 
 	unbiased := graph.ConvertDType(graph.MulScalar(variance64, count/max(count-1, 1)), dtype)
 	bn.runningMean.SetNodeValue(momentumUpdate(bn.runningMean.NodeValue(g), mean))
 	bn.runningVar.SetNodeValue(momentumUpdate(bn.runningVar.NodeValue(g), unbiased))
 	bn.numBatchesTracked.SetNodeValue(graph.AddScalar(bn.numBatchesTracked.NodeValue(g), 1))
-	return adjoint.capture(y)
+	return adjoint.Capture(y)
 }
 
 // momentumUpdate is PyTorch's running-statistic update: (1−momentum)·running + momentum·batch.
@@ -104,17 +104,4 @@ func (bn *batchNorm) evalScaleShift(g *graph.Graph) (scale, shift *graph.Node) {
 	scale = graph.Mul(bn.weight.NodeValue(g), invStd)
 	shift = graph.Sub(bn.bias.NodeValue(g), graph.Mul(bn.runningMean.NodeValue(g), scale))
 	return scale, shift
-}
-
-// channelSum64 is the sum of x [C, N, H, W] over N, H, W, as float64. Each row of W values is summed in float32
-// by one matrix-vector product with ones (the backend's AVX-512 matrix kernel, several times faster than its
-// element-by-element reductions), and the rows in float64: rounding stays within about W float32 steps of the
-// values summed, where one float32 sum over all N·H·W values drifts by thousands (PyTorch's CPU BatchNorm
-// accumulates in float64 for that reason, and the golden tests need it).
-func channelSum64(x *graph.Node) *graph.Node {
-	dims := x.Shape().Dimensions
-	rows := graph.Reshape(x, dims[0]*dims[1]*dims[2], dims[3])
-	ones := graph.Ones(x.Graph(), shapes.Make(x.DType(), dims[3]))
-	rowSums := graph.DotGeneral(rows, []int{1}, nil, ones, []int{0}, nil)
-	return graph.ReduceSum(graph.ConvertDType(graph.Reshape(rowSums, dims[0], dims[1]*dims[2]), dtypes.Float64), 1)
 }

@@ -14,10 +14,11 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/gomlx/gomlx/core/graph"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/models/internal/lowering"
 )
 
 // FeatureWidth is the width of the features that ResNet-18's head reads (torchvision's fc.in_features).
@@ -35,8 +36,6 @@ type Options struct {
 	// Seed drives the random initialisation (torchvision's scheme: Kaiming-normal convolutions, unit BatchNorm,
 	// nn.Linear's uniform head). The same seed gives the same weights.
 	Seed uint64
-	// Algorithm picks how convolutions run; ConvAuto chooses by backend.
-	Algorithm ConvAlgorithm
 }
 
 // ResNet is a ResNet-18 bound to a GoMLX backend. Like a torch.nn.Module it is in training or evaluation mode
@@ -44,10 +43,10 @@ type Options struct {
 //
 // Its methods are safe for use by one goroutine at a time.
 type ResNet struct {
-	backend   compute.Backend
-	store     *model.Store
-	algorithm ConvAlgorithm
-	training  bool
+	backend  compute.Backend
+	store    *model.Store
+	ops      lowering.Ops // how the layers run on this backend, chosen by its name
+	training bool
 
 	// Classes optionally names the head's outputs (e.g. "ants", "bees"); it travels with checkpoints.
 	Classes []string
@@ -88,7 +87,7 @@ func ResNet18(backend compute.Backend, opts Options) (*ResNet, error) {
 	m := &ResNet{
 		backend:   backend,
 		store:     model.NewStore(),
-		algorithm: opts.Algorithm.resolve(backend.String()),
+		ops:       lowering.ForBackend(backend.String()),
 		training:  true, // a new torch.nn.Module starts in training mode
 		execCache: map[bool]*model.Exec{},
 	}
@@ -216,9 +215,6 @@ func (m *ResNet) Backend() compute.Backend { return m.backend }
 // Store is the GoMLX store holding the model's variables, for code that builds its own graphs (training).
 func (m *ResNet) Store() *model.Store { return m.store }
 
-// Algorithm is the convolution algorithm in use (never ConvAuto).
-func (m *ResNet) Algorithm() ConvAlgorithm { return m.algorithm }
-
 // Train puts the model in training mode, like torch's model.train().
 func (m *ResNet) Train() { m.training = true }
 
@@ -264,12 +260,14 @@ func (m *ResNet) BuildFeatures(images *graph.Node) *graph.Node {
 // read these activations.
 func (m *ResNet) BuildTrunk(images *graph.Node) *graph.Node {
 	training := m.training
-	x := graph.TransposeAllAxes(images, 3, 0, 1, 2) // [N, H, W, C] → [C, N, H, W], see layers.go.
-	x = relu(m.stem.apply(x, training, m.algorithm))
-	x = maxPool2d(x, 3, 2, 1, m.algorithm)
+	// [N, H, W, C] → [C, N, H, W], the layout in which the pure-Go backend multiplies the convolutions' matrices
+	// without copying them (see package lowering).
+	x := graph.TransposeAllAxes(images, 3, 0, 1, 2)
+	x = lowering.Relu(m.stem.apply(x, training, m.ops))
+	x = m.ops.MaxPool2d(x, 3, 2, 1)
 	for s := range m.stages {
 		for b := range m.stages[s] {
-			x = m.stages[s][b].apply(x, training, m.algorithm)
+			x = m.stages[s][b].apply(x, training, m.ops)
 		}
 	}
 	return graph.TransposeAllAxes(x, 1, 2, 3, 0)
@@ -286,25 +284,25 @@ func (m *ResNet) BuildHead(features *graph.Node) *graph.Node {
 	return graph.Add(logits, graph.ExpandAxes(m.fc.bias.NodeValue(g), 0))
 }
 
-func (c *convBN) apply(x *graph.Node, training bool, algorithm ConvAlgorithm) *graph.Node {
+func (c *convBN) apply(x *graph.Node, training bool, ops lowering.Ops) *graph.Node {
 	if training {
-		return c.bn.train(conv2d(x, c.kernel.NodeValue(x.Graph()), c.stride, c.padding, algorithm), algorithm)
+		return c.bn.train(ops.Conv2d(x, c.kernel.NodeValue(x.Graph()), c.stride, c.padding), ops)
 	}
 	// Eval: fold BatchNorm's scale into the kernel (small) rather than multiplying the activations (large).
 	scale, shift := c.bn.evalScaleShift(x.Graph())
 	kernel := graph.Mul(c.kernel.NodeValue(x.Graph()), graph.Reshape(scale, scale.Shape().Dimensions[0], 1, 1, 1))
-	y := conv2d(x, kernel, c.stride, c.padding, algorithm)
-	return graph.Add(y, perChannel(shift, y, algorithm))
+	y := ops.Conv2d(x, kernel, c.stride, c.padding)
+	return graph.Add(y, ops.PerChannel(shift, y))
 }
 
-func (b *basicBlock) apply(x *graph.Node, training bool, algorithm ConvAlgorithm) *graph.Node {
+func (b *basicBlock) apply(x *graph.Node, training bool, ops lowering.Ops) *graph.Node {
 	identity := x
 	if b.downsample != nil {
-		identity = b.downsample.apply(x, training, algorithm)
+		identity = b.downsample.apply(x, training, ops)
 	}
-	y := relu(b.conv1.apply(x, training, algorithm))
-	y = b.conv2.apply(y, training, algorithm)
-	return relu(graph.Add(y, identity))
+	y := lowering.Relu(b.conv1.apply(x, training, ops))
+	y = b.conv2.apply(y, training, ops)
+	return lowering.Relu(graph.Add(y, identity))
 }
 
 // Forward runs the model on images [N, H, W, 3] float32 and returns the logits [N, NumClasses]. In training mode

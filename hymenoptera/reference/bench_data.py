@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""torchvision's side of dataloader.BenchmarkPipelines: the tutorial's training and validation pipelines run by
-torch's DataLoader over the hymenoptera dataset, timed per epoch.
+"""torchvision's side of the CLI's bench --mode data (cmd/hymenoptera/bench_data.go): the tutorial's training
+and validation pipelines run by torch's DataLoader over the hymenoptera dataset, timed per epoch.
 
 Usage (Debian's /usr/bin/python3): bench_data.py --data DIR [--epochs N] [--batch B] [--workers W] [--threads T]
 

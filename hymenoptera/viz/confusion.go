@@ -18,6 +18,9 @@ type ConfusionMatrix struct {
 // ConfusionFigure draws the matrix as a grid of counts shaded by their size, the diagonal (right answers) in
 // blue and the rest in red, beside a table of per-class precision and recall. It saves as <title>.svg
 // ("confusion-matrix.svg" without a title).
+//
+// It is drawn by hand (svg.go) rather than with gonum.org/v1/plot: it has no axis, tick or legend for a plotting
+// library to draw, and plot's heat map takes one colour scale, where right and wrong answers have one each.
 func ConfusionFigure(m ConfusionMatrix, title string) (Figure, error) {
 	k := len(m.Classes)
 	if k == 0 || len(m.Counts) != k || len(m.Precision) != k || len(m.Recall) != k {

@@ -2,11 +2,12 @@ package viz
 
 import (
 	"fmt"
+	"image/color"
 	"io"
 	"math"
 	"slices"
-	"strings"
-	"unicode/utf8"
+
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
 )
@@ -14,8 +15,8 @@ import (
 // Curve colours, matplotlib's first ones: the training phase (or first run), validation (or second run), ...
 var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
 
-// Size of one chart, in pixels.
-const chartW, chartH = 440.0, 300.0
+// Size of one chart, in points (440×307 pixels).
+const chartW, chartH = 330.0, 230.0
 
 // CurvesFigure plots a training history: loss per epoch, then accuracy per epoch, each for the training and the
 // validation phase, side by side under title. It saves as <title>.svg ("training-curves.svg" without a title).
@@ -31,12 +32,9 @@ type curvesFigure struct {
 func (f *curvesFigure) Name() string { return fileName(f.title, "training-curves") }
 func (f *curvesFigure) Ext() string  { return ".svg" }
 
-func (f *curvesFigure) Encode(w io.Writer) error {
-	width, height, body := f.svg()
-	return writeSVGFile(w, width, height, body)
-}
+func (f *curvesFigure) Encode(w io.Writer) error { return writeSVG(w, f.svg) }
 
-func (f *curvesFigure) svg() (width, height float64, body string) {
+func (f *curvesFigure) svg() (string, error) {
 	epochs := make([]float64, len(f.history.Epochs))
 	var trainLoss, valLoss, trainAcc, valAcc []float64
 	for i, e := range f.history.Epochs {
@@ -50,17 +48,25 @@ func (f *curvesFigure) svg() (width, height float64, body string) {
 	loss := lineChart{title: "Loss", xLabel: "epoch", yLabel: "loss", series: phases(trainLoss, valLoss), integerX: true}
 	acc := lineChart{title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", series: phases(trainAcc, valAcc),
 		integerX: true, percentY: true}
-	top := svgMargin
-	var b strings.Builder
+	lossPlot, err := loss.plot()
+	if err != nil {
+		return "", err
+	}
+	accPlot, err := acc.plot()
+	if err != nil {
+		return "", err
+	}
+	top, width := svgMargin, 2*svgMargin+2*chartW
 	if f.title != "" {
 		top += 24
-		width := 2*svgMargin + 2*chartW
-		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="middle" font-size="16" font-weight="bold">%s</text>`,
-			num(width/2), num(svgMargin+16), esc(f.title))
 	}
-	fmt.Fprintf(&b, `<g transform="translate(%s,%s)">%s</g>`, num(svgMargin), num(top), loss.svg(chartW, chartH))
-	fmt.Fprintf(&b, `<g transform="translate(%s,%s)">%s</g>`, num(svgMargin+chartW), num(top), acc.svg(chartW, chartH))
-	return 2*svgMargin + 2*chartW, top + chartH + svgMargin, b.String()
+	c := newSVGCanvas(width, top+chartH+svgMargin)
+	if f.title != "" {
+		c.text(f.title, width/2, svgMargin+14, draw.XCenter, textStyle(14, true, color.Black))
+	}
+	c.plot(lossPlot, svgMargin, top, chartW, chartH)
+	c.plot(accPlot, svgMargin+chartW, top, chartW, chartH)
+	return c.String()
 }
 
 // Run is a named training history, one of the curves of a ComparisonFigure.
@@ -124,44 +130,52 @@ func (f *comparisonFigure) chart() lineChart {
 }
 
 // Encode writes one SVG: the title, the table as text, and the chart.
-func (f *comparisonFigure) Encode(w io.Writer) error {
-	const rowH = 20.0
+func (f *comparisonFigure) Encode(w io.Writer) error { return writeSVG(w, f.svg) }
+
+func (f *comparisonFigure) svg() (string, error) {
+	const rowH, colGap = 16.0, 14.0
+	chart, err := f.chart().plot()
+	if err != nil {
+		return "", err
+	}
+	header, cell := textStyle(10, true, color.Black), textStyle(10, false, color.Black)
 	rows := append([][]string{comparisonColumns}, f.rows()...)
-	// Columns as wide as their longest text, at about 7 pixels a character, and a gap.
+	// Columns as wide as their longest text, and a gap.
 	colX := make([]float64, len(comparisonColumns)+1)
 	for j := range comparisonColumns {
-		longest := 0
+		widest := 0.0
 		for _, row := range rows {
-			longest = max(longest, utf8.RuneCountInString(row[j]))
+			widest = max(widest, header.Width(row[j]).Points())
 		}
-		colX[j+1] = colX[j] + 7*float64(longest) + 20
+		colX[j+1] = colX[j] + widest + colGap
 	}
-	tableW := colX[len(comparisonColumns)] - 20
-	var b strings.Builder
+	tableW := colX[len(comparisonColumns)] - colGap
 	y := svgMargin
 	if f.title != "" {
-		fmt.Fprintf(&b, `<text x="%s" y="%s" font-size="16" font-weight="bold">%s</text>`,
-			num(svgMargin), num(y+16), esc(f.title))
-		y += 28
+		y += 22
+	}
+	tableTop := y
+	y += rowH*float64(len(rows)) + 8
+	width := 2*svgMargin + max(chartW, tableW)
+	c := newSVGCanvas(width, y+chartH+svgMargin)
+	if f.title != "" {
+		c.text(f.title, svgMargin, svgMargin+14, draw.XLeft, textStyle(13, true, color.Black))
 	}
 	for i, row := range rows {
-		y += rowH
-		for j, cell := range row {
-			attrs := ""
+		baseline := tableTop + rowH*float64(i+1) - 4
+		for j, text := range row {
+			sty := cell
 			if i == 0 {
-				attrs = ` font-weight="bold"`
+				sty = header
 			} else if j == 0 {
-				attrs = ` fill="` + palette[(i-1)%len(palette)] + `"`
+				sty = textStyle(10, false, parseHexColor(palette[(i-1)%len(palette)]))
 			}
-			fmt.Fprintf(&b, `<text x="%s" y="%s"%s>%s</text>`, num(svgMargin+colX[j]), num(y-5), attrs, esc(cell))
+			c.text(text, svgMargin+colX[j], baseline, draw.XLeft, sty)
 		}
 		if i == 0 {
-			fmt.Fprintf(&b, `<line x1="%s" y1="%s" x2="%s" y2="%s" stroke="#333333"/>`, num(svgMargin), num(y),
-				num(svgMargin+tableW), num(y))
+			c.line(svgMargin, baseline+4, svgMargin+tableW, baseline+4)
 		}
 	}
-	y += 8
-	fmt.Fprintf(&b, `<g transform="translate(%s,%s)">%s</g>`, num(svgMargin), num(y), f.chart().svg(chartW, chartH))
-	width := 2*svgMargin + max(chartW, tableW)
-	return writeSVGFile(w, width, y+chartH+svgMargin, b.String())
+	c.plot(chart, svgMargin, y, chartW, chartH)
+	return c.String()
 }

@@ -14,13 +14,17 @@ import (
 	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
 )
 
-// svgDoc is what the tests read from an SVG document, walked with encoding/xml's strict decoder.
+// svgDoc is what the tests read from an SVG document, walked with encoding/xml's strict decoder. The charts are
+// gonum.org/v1/plot's SVG: every shape is a <path>, in a group that turns its y axis upwards, and the data are the
+// paths in the colours of the series: curves (stroked, not filled), markers (filled circles, the only arcs), bars
+// and legend keys (filled polygons). Their coordinates are read back into SVG's own, y growing downwards.
 type svgDoc struct {
-	count      map[string]int // elements by name
-	polylines  []polyline
-	texts      []string
-	rectWidths []float64
-	imageHref  string
+	count     map[string]int // elements by name
+	polylines []polyline     // the curves
+	markers   int            // filled circles
+	polygons  []polygon      // filled polygons in a series' colour, but white
+	texts     []string
+	imageHref string
 }
 
 type polyline struct {
@@ -28,11 +32,17 @@ type polyline struct {
 	points [][2]float64
 }
 
+// polygon is a filled polygon's colour and horizontal extent.
+type polygon struct {
+	fill        string
+	left, right float64
+}
+
 func parseSVG(t *testing.T, data []byte) svgDoc {
 	t.Helper()
 	doc := svgDoc{count: map[string]int{}}
 	dec := xml.NewDecoder(bytes.NewReader(data))
-	depth, inText := 0, false
+	depth, inText, height := 0, false, 0.0
 	for {
 		tok, err := dec.Token()
 		if errors.Is(err, io.EOF) {
@@ -50,26 +60,19 @@ func parseSVG(t *testing.T, data []byte) svgDoc {
 			doc.count[tok.Name.Local]++
 			attr := func(name string) string {
 				for _, a := range tok.Attr {
-					if a.Name.Local == name && a.Name.Space == "" {
+					if a.Name.Local == name {
 						return a.Value
 					}
 				}
 				return ""
 			}
 			switch tok.Name.Local {
-			case "polyline":
-				p := polyline{stroke: attr("stroke")}
-				for _, pair := range strings.Fields(attr("points")) {
-					x, y, _ := strings.Cut(pair, ",")
-					p.points = append(p.points, [2]float64{parse(t, x), parse(t, y)})
+			case "svg":
+				if box := strings.Fields(attr("viewBox")); len(box) == 4 {
+					height = parse(t, box[3])
 				}
-				doc.polylines = append(doc.polylines, p)
-			case "rect":
-				if w := attr("width"); !strings.HasSuffix(w, "%") {
-					doc.rectWidths = append(doc.rectWidths, parse(t, w))
-				} else {
-					doc.rectWidths = append(doc.rectWidths, math.NaN())
-				}
+			case "path":
+				doc.addPath(t, attr("d"), styleOf(attr("style")), height)
 			case "image":
 				doc.imageHref = attr("href")
 			case "text":
@@ -89,6 +92,44 @@ func parseSVG(t *testing.T, data []byte) svgDoc {
 		t.Fatalf("no complete <svg> document: %s", data)
 	}
 	return doc
+}
+
+// styleOf reads a style attribute's properties.
+func styleOf(style string) map[string]string {
+	props := map[string]string{}
+	for _, prop := range strings.Split(style, ";") {
+		if k, v, ok := strings.Cut(prop, ":"); ok {
+			props[strings.TrimSpace(k)] = strings.ToLower(strings.TrimSpace(v))
+		}
+	}
+	return props
+}
+
+// addPath files a path: the M and L points of a stroked curve in a series' colour, a filled circle, or a filled
+// polygon that is not white (the background).
+func (d *svgDoc) addPath(t *testing.T, data string, style map[string]string, height float64) {
+	t.Helper()
+	var points [][2]float64
+	for _, part := range strings.FieldsFunc(data, func(r rune) bool { return r == 'M' || r == 'L' || r == 'Z' }) {
+		if strings.Contains(part, "A") {
+			if style["fill"] != "" && style["fill"] != "none" {
+				d.markers++
+			}
+			return
+		}
+		x, y, _ := strings.Cut(part, ",")
+		points = append(points, [2]float64{parse(t, x), height - parse(t, y)})
+	}
+	switch fill, stroke := style["fill"], style["stroke"]; {
+	case fill == "none" && slices.Contains(palette, stroke):
+		d.polylines = append(d.polylines, polyline{stroke: stroke, points: points})
+	case fill != "none" && fill != "#ffffff" && len(points) > 0:
+		p := polygon{fill: fill, left: math.Inf(1), right: math.Inf(-1)}
+		for _, pt := range points {
+			p.left, p.right = min(p.left, pt[0]), max(p.right, pt[0])
+		}
+		d.polygons = append(d.polygons, p)
+	}
 }
 
 func parse(t *testing.T, s string) float64 {
@@ -166,8 +207,9 @@ func TestCurvesFigureEdgeCases(t *testing.T) {
 		t.Fatalf("an empty history drew %d polylines, texts %q", len(doc.polylines), doc.texts)
 	}
 	doc = parseSVG(t, encode(t, CurvesFigure(history(1), "")))
-	if len(doc.polylines) != 4 || len(doc.polylines[0].points) != 1 || doc.count["circle"] != 4 {
-		t.Fatalf("one epoch: %d polylines, %d markers", len(doc.polylines), doc.count["circle"])
+	if len(doc.polylines) != 0 || doc.markers != 4 {
+		t.Fatalf("one epoch: %d polylines, %d markers, want a marker on each of 4 curves", len(doc.polylines),
+			doc.markers)
 	}
 	h := history(3)
 	h.Epochs[1].Train.Loss = math.NaN()
@@ -175,33 +217,6 @@ func TestCurvesFigureEdgeCases(t *testing.T) {
 	doc = parseSVG(t, encode(t, CurvesFigure(h, "")))
 	if n, m := len(doc.polylines[0].points), len(doc.polylines[1].points); n != 2 || m != 2 {
 		t.Fatalf("non-finite losses: curves of %d and %d points, want 2 and 2", n, m)
-	}
-}
-
-func TestNiceTicks(t *testing.T) {
-	cases := []struct {
-		lo, hi  float64
-		integer bool
-		want    []float64
-	}{
-		{0, 24, true, []float64{0, 5, 10, 15, 20, 25}},
-		{0, 2, true, []float64{0, 1, 2}},
-		{3, 3, true, []float64{2, 3, 4}},
-		{0.62, 0.95, false, []float64{0.6, 0.7, 0.8, 0.9, 1}},
-		{0.2, 0.2, false, []float64{0.14, 0.16, 0.18, 0.2, 0.22, 0.24, 0.26}},
-	}
-	for _, c := range cases {
-		got := niceTicks(c.lo, c.hi, 5, c.integer)
-		ok := len(got.values) == len(c.want) && got.lo == got.values[0] && got.hi == got.values[len(got.values)-1]
-		for i := range c.want {
-			ok = ok && math.Abs(got.values[i]-c.want[i]) < 1e-9
-		}
-		if !ok || got.lo > c.lo || got.hi < c.hi {
-			t.Errorf("niceTicks(%v, %v) = %v [%v, %v], want %v", c.lo, c.hi, got.values, got.lo, got.hi, c.want)
-		}
-	}
-	if got := niceTicks(0.62, 0.95, 5, false); got.label(0.7, true) != "70%" || got.label(0.7, false) != "0.7" {
-		t.Errorf("labels %q, %q", got.label(0.7, true), got.label(0.7, false))
 	}
 }
 
@@ -232,5 +247,42 @@ func TestComparisonFigure(t *testing.T) {
 	}
 	if !doc.hasText("Validation accuracy") {
 		t.Errorf("the SVG lacks the chart's title: %q", doc.texts)
+	}
+}
+
+// TestChartsAreSelfContained: every chart is one <svg> element that a notebook shows as it is and nbconvert's
+// export embeds (no XML declaration), with no external resource (fonts are named, not fetched), and small: under
+// 60 kB, an embedded image apart.
+func TestChartsAreSelfContained(t *testing.T) {
+	points, labels := make([][2]float64, 200), make([]int, 200)
+	for i := range points {
+		points[i], labels[i] = [2]float64{math.Sin(float64(i)), math.Cos(float64(3 * i))}, i%2
+	}
+	scatter, err := ScatterFigure(points, labels, []string{"ants", "bees"}, "features", "PC 1", "PC 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	probabilities, err := ProbabilitiesFigure(gradient(224, 224), []string{"ants", "bees"}, []float32{0.1, 0.9}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fig := range []Figure{CurvesFigure(history(25), "Fine-tuning"), scatter, probabilities,
+		ComparisonFigure("runs", Run{Name: "a", History: history(25)}, Run{Name: "b", History: history(25)})} {
+		svg := string(encode(t, fig))
+		if !strings.HasPrefix(svg, "<svg ") {
+			t.Errorf("%s starts %.40q, not with its <svg> element", fig.Name(), svg)
+		}
+		for _, external := range []string{"url(", "@font-face", "@import", `href="http`} {
+			if strings.Contains(svg, external) {
+				t.Errorf("%s refers to an external resource (%s)", fig.Name(), external)
+			}
+		}
+		if start := strings.Index(svg, "data:image/png;base64,"); start >= 0 {
+			svg = svg[:start] + svg[start+strings.IndexByte(svg[start:], '"'):]
+		}
+		if len(svg) > 60_000 {
+			t.Errorf("%s is %d bytes", fig.Name(), len(svg))
+		}
+		parseSVG(t, []byte(svg))
 	}
 }

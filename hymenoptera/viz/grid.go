@@ -3,6 +3,7 @@ package viz
 import (
 	"fmt"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/dataloader"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/transforms"
 )
 
@@ -26,23 +27,24 @@ func Padding(pixels int) GridOption { return func(c *gridConfig) { c.padding = p
 // normalised tensors, so the default 0 shows as ImageNet's mean colour once Imshow un-normalises the grid.
 func PadValue(v float32) GridOption { return func(c *gridConfig) { c.padValue = v } }
 
-// MakeGrid is torchvision.utils.make_grid for a batch in the model's layout: the n images of nhwc (n×h×w×3
-// float32, channels last, e.g. a dataloader.Batch's Images) tiled row by row, min(nrow, n) to a row, each
-// surrounded by padding pixels of padValue. It returns the same numbers as make_grid, channels last; like
-// make_grid, a batch of one image comes back as that image, without padding.
+// MakeGrid is torchvision.utils.make_grid for a batch in the model's layout: the batch's images (channels last)
+// tiled row by row, min(nrow, N) to a row, each surrounded by padding pixels of padValue. It returns the same
+// numbers as make_grid, channels last; like make_grid, a batch of one image comes back as that image, without
+// padding.
 //
 // The grid keeps the batch's values, normalised or not: the tutorial grids the normalised batch and passes the
 // grid to Imshow, which un-normalises it.
-func MakeGrid(nhwc []float32, n, h, w int, opts ...GridOption) (*transforms.Tensor, error) {
+func MakeGrid(b dataloader.Batch, opts ...GridOption) (*transforms.Tensor, error) {
 	cfg := gridConfig{nrow: 8, padding: 2}
 	for _, opt := range opts {
 		opt(&cfg)
 	}
-	images, err := splitBatch(nhwc, n, h, w)
-	if err != nil {
-		return nil, fmt.Errorf("viz: MakeGrid: %w", err)
-	}
+	n, h, w := b.N, b.H, b.W
 	switch {
+	case n < 1 || h < 1 || w < 1:
+		return nil, fmt.Errorf("viz: MakeGrid: batch shape %d×%d×%d×3: every dimension must be positive", n, h, w)
+	case len(b.Images) != n*h*w*3:
+		return nil, fmt.Errorf("viz: MakeGrid: %d values are not a batch of %d×%d×%d×3", len(b.Images), n, h, w)
 	case cfg.nrow < 1:
 		return nil, fmt.Errorf("viz: MakeGrid: NRow(%d): must be at least 1", cfg.nrow)
 	case cfg.padding < 0:
@@ -50,7 +52,7 @@ func MakeGrid(nhwc []float32, n, h, w int, opts ...GridOption) (*transforms.Tens
 	}
 	if n == 1 {
 		single := transforms.NewTensor(h, w, 3)
-		copy(single.Data, nhwc)
+		copy(single.Data, b.Images)
 		return single, nil
 	}
 	cols := min(cfg.nrow, n)
@@ -60,7 +62,8 @@ func MakeGrid(nhwc []float32, n, h, w int, opts ...GridOption) (*transforms.Tens
 	for i := range grid.Data {
 		grid.Data[i] = cfg.padValue
 	}
-	for k, img := range images {
+	for k := range n {
+		img := b.Image(k)
 		top, left := (k/cols)*cellH+cfg.padding, (k%cols)*cellW+cfg.padding
 		for y := range h {
 			dst := ((top+y)*grid.W + left) * 3
@@ -68,29 +71,4 @@ func MakeGrid(nhwc []float32, n, h, w int, opts ...GridOption) (*transforms.Tens
 		}
 	}
 	return grid, nil
-}
-
-// SplitBatch returns the n images of an n×h×w×3 channels-last batch as tensors that share the batch's memory,
-// as indexing a batch (inputs[j]) does in PyTorch.
-func SplitBatch(nhwc []float32, n, h, w int) ([]*transforms.Tensor, error) {
-	images, err := splitBatch(nhwc, n, h, w)
-	if err != nil {
-		return nil, fmt.Errorf("viz: %w", err)
-	}
-	return images, nil
-}
-
-func splitBatch(nhwc []float32, n, h, w int) ([]*transforms.Tensor, error) {
-	if n < 1 || h < 1 || w < 1 {
-		return nil, fmt.Errorf("batch shape %d×%d×%d×3: every dimension must be positive", n, h, w)
-	}
-	size := h * w * 3
-	if len(nhwc) != n*size {
-		return nil, fmt.Errorf("%d values are not a batch of %d×%d×%d×3", len(nhwc), n, h, w)
-	}
-	images := make([]*transforms.Tensor, n)
-	for i := range images {
-		images[i] = &transforms.Tensor{Data: nhwc[i*size : (i+1)*size : (i+1)*size], H: h, W: w, C: 3}
-	}
-	return images, nil
 }

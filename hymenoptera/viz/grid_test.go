@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/core/tensors/numpy"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/dataloader"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/testenv"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/transforms"
 )
@@ -53,18 +54,20 @@ func fixtureArray(t *testing.T, arrays map[string]*tensors.Tensor, name string) 
 	return values, x.Shape().Dimensions
 }
 
-func fixtureBatch(t *testing.T, arrays map[string]*tensors.Tensor) (nhwc []float32, n, h, w int) {
+func fixtureBatch(t *testing.T, arrays map[string]*tensors.Tensor) dataloader.Batch {
 	t.Helper()
 	values, shape := fixtureArray(t, arrays, "batch")
+	b := dataloader.Batch{N: shape[0], H: shape[1], W: shape[2]}
 	for _, v := range values {
-		nhwc = append(nhwc, float32(v))
+		b.Images = append(b.Images, float32(v))
 	}
-	return nhwc, shape[0], shape[1], shape[2]
+	return b
 }
 
 func TestMakeGridMatchesTorchvision(t *testing.T) {
 	arrays := gridFixtures(t)
-	nhwc, n, h, w := fixtureBatch(t, arrays)
+	batch := fixtureBatch(t, arrays)
+	n := batch.N
 	cases := []struct {
 		name string
 		n    int
@@ -78,7 +81,8 @@ func TestMakeGridMatchesTorchvision(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			want, shape := fixtureArray(t, arrays, c.name)
-			got, err := MakeGrid(nhwc[:c.n*h*w*3], c.n, h, w, c.opts...)
+			first := dataloader.Batch{Images: batch.Images[:c.n*batch.H*batch.W*3], N: c.n, H: batch.H, W: batch.W}
+			got, err := MakeGrid(first, c.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,19 +101,19 @@ func TestMakeGridMatchesTorchvision(t *testing.T) {
 }
 
 func TestMakeGridDoesNotAliasItsInput(t *testing.T) {
-	batch := []float32{1, 2, 3}
-	grid, err := MakeGrid(batch, 1, 1, 1)
+	batch := dataloader.Batch{Images: []float32{1, 2, 3}, N: 1, H: 1, W: 1}
+	grid, err := MakeGrid(batch)
 	if err != nil {
 		t.Fatal(err)
 	}
 	grid.Data[0] = 9
-	if batch[0] != 1 {
+	if batch.Images[0] != 1 {
 		t.Fatal("writing to the grid of one image changed the batch")
 	}
 }
 
 func TestMakeGridRejectsBadInput(t *testing.T) {
-	batch := make([]float32, 2*3*4*3)
+	images := make([]float32, 2*3*4*3)
 	cases := []struct {
 		name    string
 		n, h, w int
@@ -122,28 +126,10 @@ func TestMakeGridRejectsBadInput(t *testing.T) {
 		{"negative padding", 2, 3, 4, []GridOption{Padding(-1)}, "Padding(-1)"},
 	}
 	for _, c := range cases {
-		_, err := MakeGrid(batch, c.n, c.h, c.w, c.opts...)
+		_, err := MakeGrid(dataloader.Batch{Images: images, N: c.n, H: c.h, W: c.w}, c.opts...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: got error %v, want one mentioning %q", c.name, err, c.want)
 		}
-	}
-}
-
-func TestSplitBatchSharesTheBatch(t *testing.T) {
-	batch := make([]float32, 2*1*2*3)
-	images, err := SplitBatch(batch, 2, 1, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(images) != 2 || images[1].H != 1 || images[1].W != 2 || images[1].C != 3 {
-		t.Fatalf("got %d images, the second %+v", len(images), images[1])
-	}
-	images[1].Data[0] = 5
-	if batch[6] != 5 {
-		t.Fatal("image 1 does not start at value 6 of the batch")
-	}
-	if _, err := SplitBatch(batch, 3, 1, 2); err == nil {
-		t.Fatal("a batch of 2 images split as 3")
 	}
 }
 

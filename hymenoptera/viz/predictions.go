@@ -4,16 +4,21 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"image/color"
 	"io"
 	"math"
-	"strings"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/transforms"
 )
 
 // Prediction is one image with the class a model predicted for it.
 type Prediction struct {
-	// Image is the image as the model saw it: normalised with ImageNet's statistics (see SplitBatch).
+	// Image is the image as the model saw it: normalised with ImageNet's statistics (see dataloader.Batch.Image).
 	Image *transforms.Tensor
 	// Predicted is the predicted class's name.
 	Predicted string
@@ -104,46 +109,63 @@ func (f *probabilitiesFigure) Name() string { return fileName(f.title, "probabil
 func (f *probabilitiesFigure) Ext() string  { return ".svg" }
 
 // Encode writes one SVG: the title, the image (embedded as a PNG data: URI) and the chart.
-func (f *probabilitiesFigure) Encode(w io.Writer) error {
-	src, err := pngDataURI(f.image)
+func (f *probabilitiesFigure) Encode(w io.Writer) error { return writeSVG(w, f.svg) }
+
+func (f *probabilitiesFigure) svg() (string, error) {
+	chart, err := f.bars()
 	if err != nil {
-		return err
+		return "", err
 	}
-	chart, chartW, chartH := f.bars()
+	const top, gap, barsW = 30.0, 12.0, 270.0
 	size := f.image.Bounds().Size()
 	imgW, imgH := float64(size.X), float64(size.Y)
-	top := 36.0
-	width := 2*svgMargin + imgW + 16 + chartW
-	height := top + max(imgH, chartH) + svgMargin
-	var b strings.Builder
-	fmt.Fprintf(&b, `<text x="%s" y="22" text-anchor="middle" font-size="15" font-weight="bold">%s</text>`,
-		num(width/2), esc(f.title))
-	fmt.Fprintf(&b, `<image x="%s" y="%s" width="%s" height="%s" xlink:href="%s" href="%s"/>`,
-		num(svgMargin), num(top+(max(imgH, chartH)-imgH)/2), num(imgW), num(imgH), src, src)
-	fmt.Fprintf(&b, `<g transform="translate(%s,%s)">%s</g>`, num(svgMargin+imgW+16),
-		num(top+(max(imgH, chartH)-chartH)/2), chart)
-	return writeSVGFile(w, width, height, b.String())
+	barsH := max(90, 36*float64(len(f.classes))+50)
+	height := max(imgH, barsH)
+	width := 2*svgMargin + imgW + gap + barsW
+	c := newSVGCanvas(width, top+height+svgMargin)
+	c.text(f.title, width/2, 20, draw.XCenter, textStyle(13, true, color.Black))
+	c.image(f.image, svgMargin, top+(height-imgH)/2)
+	c.plot(chart, svgMargin+imgW+gap, top+(height-barsH)/2, barsW, barsH)
+	return c.String()
 }
 
-// bars draws the bar chart: one row per class, its name, a bar as long as its probability, and the percentage.
-func (f *probabilitiesFigure) bars() (body string, width, height float64) {
-	const labelW, barW, rowH, pad = 100.0, 200.0, 30.0, 4.0
-	width, height = labelW+barW+60, rowH*float64(len(f.classes))
-	var b strings.Builder
+// bars is the bar chart: one bar per class, named on the y axis, as long as its probability in percent, which
+// its end shows; the most probable class's bar in the stronger blue.
+func (f *probabilitiesFigure) bars() (*plot.Plot, error) {
+	p := newPlot("", "probability", "")
+	p.X.Min, p.X.Max = 0, 1
+	p.X.Tick.Marker = percentTicks{}
+	p.Legend = plot.NewLegend()
+	var ends plotter.XYLabels
+	names := make([]string, len(f.classes))
 	for i, name := range f.classes {
-		y := float64(i) * rowH
-		color := "#9ecae1"
-		if i == f.best {
-			color = "#1f77b4"
+		row := len(f.classes) - 1 - i // the first class on top
+		names[row] = name
+		prob := min(float64(f.probs[i]), 1)
+		bar, err := plotter.NewBarChart(plotter.Values{prob}, vg.Points(18))
+		if err != nil {
+			return nil, fmt.Errorf("viz: ProbabilitiesFigure: %w", err)
 		}
-		fmt.Fprintf(&b, `<text x="%s" y="%s" text-anchor="end" dominant-baseline="middle">%s</text>`,
-			num(labelW-8), num(y+rowH/2), esc(name))
-		fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="#eeeeee"/>`,
-			num(labelW), num(y+pad), num(barW), num(rowH-2*pad))
-		fmt.Fprintf(&b, `<rect x="%s" y="%s" width="%s" height="%s" fill="%s"/>`,
-			num(labelW), num(y+pad), num(barW*min(float64(f.probs[i]), 1)), num(rowH-2*pad), color)
-		fmt.Fprintf(&b, `<text x="%s" y="%s" dominant-baseline="middle">%.1f%%</text>`,
-			num(labelW+barW+6), num(y+rowH/2), 100*f.probs[i])
+		bar.Horizontal, bar.XMin, bar.LineStyle.Width = true, float64(row), 0
+		bar.Color = parseHexColor("#9ecae1")
+		if i == f.best {
+			bar.Color = parseHexColor(palette[0])
+		}
+		p.Add(bar)
+		ends.XYs = append(ends.XYs, plotter.XY{X: prob, Y: float64(row)})
+		ends.Labels = append(ends.Labels, fmt.Sprintf("%.1f%%", 100*f.probs[i]))
 	}
-	return b.String(), width, height
+	p.NominalY(names...)
+	p.Y.Min, p.Y.Max = -0.6, float64(len(names))-0.4 // room around the end bars
+	labels, err := plotter.NewLabels(ends)
+	if err != nil {
+		return nil, fmt.Errorf("viz: ProbabilitiesFigure: %w", err)
+	}
+	for i := range labels.TextStyle {
+		labels.TextStyle[i].YAlign = draw.YCenter
+		labels.TextStyle[i].Font.Typeface, labels.TextStyle[i].Font.Variant = sans.Typeface, sans.Variant
+	}
+	labels.Offset = vg.Point{X: vg.Points(4)}
+	p.Add(labels)
+	return p, nil
 }

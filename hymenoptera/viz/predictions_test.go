@@ -87,13 +87,15 @@ func TestProbabilitiesFigure(t *testing.T) {
 			t.Errorf("the SVG lacks text %q in %q", want, doc.texts)
 		}
 	}
-	// The bars: a background and a bar per class, the bar as long as the probability.
-	if doc.count["rect"] != 1+2*2 {
-		t.Fatalf("the SVG file has %d rects", doc.count["rect"])
+	// The bars: one per class from the same origin, as long as the probability, the most probable in the
+	// stronger colour.
+	if len(doc.polygons) != 2 {
+		t.Fatalf("the SVG file has %d bars: %+v", len(doc.polygons), doc.polygons)
 	}
-	full, ants, bees := doc.rectWidths[1], doc.rectWidths[2], doc.rectWidths[4]
-	if math.Abs(ants/full-0.25) > 0.01 || math.Abs(bees/full-0.75) > 0.01 {
-		t.Fatalf("bars %v, %v of %v", ants, bees, full)
+	ants, bees := doc.polygons[0], doc.polygons[1]
+	if ants.fill == bees.fill || bees.fill != palette[0] || math.Abs(ants.left-bees.left) > 0.01 ||
+		math.Abs((ants.right-ants.left)/(bees.right-bees.left)-0.25/0.75) > 0.01 {
+		t.Fatalf("bars %+v, %+v: want 25%% and 75%% from the same origin, bees in %s", ants, bees, palette[0])
 	}
 }
 

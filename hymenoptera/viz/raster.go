@@ -1,8 +1,6 @@
 package viz
 
 import (
-	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"image"
@@ -38,6 +36,9 @@ type panel struct {
 // panelGrid is a raster figure: panels cols to a row, under an optional title. Imshow's figure is one panel,
 // visualize_model's a column pair per row. Everything is drawn into one PNG, with the 7×13 pixel font of
 // golang.org/x/image/font/basicfont.
+//
+// These figures are images with captions, not charts: no axes, ticks or legends, so they are composed here,
+// pixel by pixel, rather than drawn with gonum.org/v1/plot, whose charts would have to hide their axes.
 type panelGrid struct {
 	name, title string
 	panels      []panel
@@ -177,13 +178,4 @@ func parseHexColor(s string) color.RGBA {
 	var r, g, b uint8
 	fmt.Sscanf(s, "#%02x%02x%02x", &r, &g, &b)
 	return color.RGBA{R: r, G: g, B: b, A: 255}
-}
-
-// pngDataURI encodes img as a data:image/png;base64 URI, for <img> in HTML and <image> in SVG.
-func pngDataURI(img image.Image) (string, error) {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, img); err != nil {
-		return "", fmt.Errorf("encoding an image as PNG: %w", err)
-	}
-	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()), nil
 }

@@ -37,16 +37,12 @@ type scatterFigure struct {
 func (f *scatterFigure) Name() string { return fileName(f.title, "scatter") }
 func (f *scatterFigure) Ext() string  { return ".svg" }
 
-func (f *scatterFigure) HTML() (string, error) { return svgElement(f.svg()), nil }
+func (f *scatterFigure) HTML() (string, error) { return renderSVG(f.svg) }
 
-func (f *scatterFigure) Encode(w io.Writer) error {
-	width, height, body := f.svg()
-	return writeSVGFile(w, width, height, body)
-}
+func (f *scatterFigure) Encode(w io.Writer) error { return writeSVG(w, f.svg) }
 
 // svg draws the points as a lineChart without lines: one series per class, so that the legend names the classes.
-func (f *scatterFigure) svg() (width, height float64, body string) {
-	width, height = chartW+2*svgMargin, chartH+2*svgMargin
+func (f *scatterFigure) svg() (string, error) {
 	chart := lineChart{title: f.title, xLabel: f.xLabel, yLabel: f.yLabel, pointsOnly: true}
 	for k, name := range f.classes {
 		s := series{label: name, color: palette[k]}
@@ -57,6 +53,11 @@ func (f *scatterFigure) svg() (width, height float64, body string) {
 		}
 		chart.series = append(chart.series, s)
 	}
-	return width, height, fmt.Sprintf(`<g transform="translate(%s,%s)">%s</g>`, num(svgMargin), num(svgMargin),
-		chart.svg(chartW, chartH))
+	p, err := chart.plot()
+	if err != nil {
+		return "", err
+	}
+	c := newSVGCanvas(chartW+2*svgMargin, chartH+2*svgMargin)
+	c.plot(p, svgMargin, svgMargin, chartW, chartH)
+	return c.String()
 }

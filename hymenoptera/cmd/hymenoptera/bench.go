@@ -61,7 +61,7 @@ eval and train print a table, or with --json one JSON object:
   {"mode", "batch", "iters", "warmup", "size", "threads", "backend", "go_img_s", "torch_img_s", "ratio",
    "torch_device", ...}
 ratio is Go's time over PyTorch's (above 1: Go is slower); the torch fields are null when its side is skipped,
-and "torch_skipped" says why. data prints a table of epochs, or with --json dataloader.BenchReport.`,
+and "torch_skipped" says why. data prints a table of epochs, or with --json its report (dataBenchReport).`,
 		setup: setupBench,
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"math"
 	"testing"
 
-	"github.com/hymenoptera-go/tutorial/hymenoptera/dataloader"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/testenv"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/torchref"
 )
@@ -85,13 +84,13 @@ func TestBenchDataJSON(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit status %d", code)
 	}
-	var report dataloader.BenchReport
+	var report dataBenchReport
 	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
 		t.Fatalf("output %q is not a data benchmark report: %v", stdout, err)
 	}
-	sides := map[string][2][]dataloader.EpochFigures{"Go": {report.Train, report.Val}}
+	sides := map[string][2][]epochFigures{"Go": {report.Train, report.Val}}
 	if err := torchref.Available(); err == nil {
-		sides["torchvision"] = [2][]dataloader.EpochFigures{report.TorchTrain, report.TorchVal}
+		sides["torchvision"] = [2][]epochFigures{report.TorchTrain, report.TorchVal}
 	} else if testenv.InCI() {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package models
+package lowering
 
 import (
 	"github.com/gomlx/gomlx/core/graph"
@@ -35,7 +35,7 @@ func wideConvPays(kernelDims []int, h, w, padding int) bool {
 	return float64((h+2*padding)*(w+2*padding)) <= wideConvMaxOverhead*float64(outH*outW)
 }
 
-// wideConv2d is conv2d with stride 1 through wide patches, with hand-written gradients:
+// wideConv2d is Conv2d with stride 1 through wide patches, with hand-written gradients:
 //   - kernel: the output gradient v laid out as the wide output (zeros in the padding columns) times the
 //     forward's wide patches;
 //   - input: the convolution of v, padded by k−1−padding, with the flipped kernel, itself through wide patches
@@ -43,16 +43,16 @@ func wideConvPays(kernelDims []int, h, w, padding int) bool {
 func wideConv2d(x, kernel *graph.Node, padding int) *graph.Node {
 	dims := kernel.Shape().Dimensions
 	out, in, k := dims[0], dims[1], dims[2]
-	var adjoint outputAdjoint
+	var adjoint OutputAdjoint
 	var patches *graph.Node
 	x = graph.IdentityWithCustomGradient(x, func(_, _ *graph.Node) *graph.Node {
-		dx, _ := wideConvolve(inputGradientKernel(kernel), zeroPad(adjoint.get(), k-1-padding), k, true)
+		dx, _ := wideConvolve(inputGradientKernel(kernel), zeroPad(adjoint.Get(), k-1-padding), k, true)
 		return dx
 	})
 	kernel = graph.IdentityWithCustomGradient(kernel, func(_, _ *graph.Node) *graph.Node {
 		// Output q of v [O, N, Ho, Wo] goes where the forward's wide product had it: at (n, ho + k − 1, wo + k − 1)
 		// of [O, N, Hp, Wp], then maxShift + q once the rows are flattened, with zeros up to the patches' width.
-		vPadded := padSpatial(adjoint.get(), 0, k-1, 0)
+		vPadded := padSpatial(adjoint.Get(), 0, k-1, 0)
 		rows := graph.Reshape(vPadded, out, vPadded.Shape().Size()/out)
 		vWide := graph.Concatenate([]*graph.Node{rows, zeros(rows, out, patches.Shape().Dimensions[1]-
 			rows.Shape().Dimensions[1])}, 1)
@@ -60,7 +60,7 @@ func wideConv2d(x, kernel *graph.Node, padding int) *graph.Node {
 	})
 	var y *graph.Node
 	y, patches = wideConvolve(graph.Reshape(kernel, out, in*k*k), zeroPad(x, padding), k, false)
-	return adjoint.capture(y)
+	return adjoint.Capture(y)
 }
 
 // wideConvolve convolves padded [C, N, Hp, Wp] with a k×k kernel flattened to [O, C·k²], through wide patches

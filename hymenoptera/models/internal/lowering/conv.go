@@ -1,66 +1,18 @@
-package models
+package lowering
 
 import (
-	"math"
 	"slices"
 
 	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
-	"github.com/gomlx/gomlx/support/exceptions"
 )
 
-// Activations inside the network are laid out [C, N, H, W] ("channels, batch, height, width").
-//
-// Why this unusual layout: on the pure-Go backend a convolution becomes one matrix multiplication of the kernel,
-// [O, I·KH·KW], by the image patches, [I·KH·KW, N, Ho, Wo]. With channels first, the forward product and the
-// products of its gradient are in the layouts that the backend's DotGeneral multiplies without copying the large
-// operand (the contracted axis last on the left, first or last on the right), and the patches are built by
-// stacking whole strided slices along a new second axis. In NHWC the kernel gradient contracts over the batch
-// axis and the backend transposes both operands first (about a fifth of a training step). XLA accepts any layout.
-
-// ConvAlgorithm says how convolutions are computed.
-type ConvAlgorithm int
-
-const (
-	// ConvAuto uses ConvMatMul on the pure-Go backend and ConvNative elsewhere.
-	ConvAuto ConvAlgorithm = iota
-	// ConvNative uses the backend's ConvGeneral (and ReduceWindow for max-pooling): the choice for XLA.
-	ConvNative
-	// ConvMatMul lowers convolutions to patch extraction (Pad + strided Slice + Concatenate) and one DotGeneral,
-	// and max-pooling to a maximum over strided slices: the pure-Go backend's fast path. Gradients are exact,
-	// since every op used is differentiable.
-	ConvMatMul
-)
-
-// String names the algorithm as the command-line flags do.
-func (a ConvAlgorithm) String() string {
-	switch a {
-	case ConvNative:
-		return "native"
-	case ConvMatMul:
-		return "matmul"
-	default:
-		return "auto"
-	}
-}
-
-// resolve picks the concrete algorithm for a backend, named as compute.Backend.String() names it ("go", "xla").
-func (a ConvAlgorithm) resolve(backendName string) ConvAlgorithm {
-	if a != ConvAuto {
-		return a
-	}
-	if backendName == "go" {
-		return ConvMatMul
-	}
-	return ConvNative
-}
-
-// conv2d convolves x [C, N, H, W] with kernel [O, I, KH, KW] (PyTorch's layout), with the given stride and
+// Conv2d convolves x [C, N, H, W] with kernel [O, I, KH, KW] (PyTorch's layout), with the given stride and
 // zero padding on both spatial sides, giving [O, N, Ho, Wo]. No bias: every ResNet convolution is followed by
-// BatchNorm.
-func conv2d(x, kernel *graph.Node, stride, padding int, algorithm ConvAlgorithm) *graph.Node {
-	if algorithm == ConvNative {
+// BatchNorm. Lowered, stride-1 convolutions of large planes take wide patches (wide.go), the others strided
+// slices.
+func (o Ops) Conv2d(x, kernel *graph.Node, stride, padding int) *graph.Node {
+	if !o.lowered {
 		axes := compute.ConvolveAxesConfig{
 			InputBatch: 1, InputChannels: 0, InputSpatial: []int{2, 3},
 			KernelInputChannels: 1, KernelOutputChannels: 0, KernelSpatial: []int{2, 3},
@@ -75,7 +27,7 @@ func conv2d(x, kernel *graph.Node, stride, padding int, algorithm ConvAlgorithm)
 	return loweredConv2d(x, kernel, stride, padding)
 }
 
-// loweredConv2d is conv2d as patch extraction and one matrix multiplication, with hand-written gradients where
+// loweredConv2d is Conv2d as patch extraction and one matrix multiplication, with hand-written gradients where
 // GoMLX's generic ones are slow on the pure-Go backend:
 //   - patches: kernelᵀ·v directly in the patches' layout. GoMLX's DotGeneral gradient computes [N, Ho, Wo, K]
 //     and transposes it back, a full copy of the largest tensor of the backward pass.
@@ -83,28 +35,28 @@ func conv2d(x, kernel *graph.Node, stride, padding int, algorithm ConvAlgorithm)
 //     kernel. Going through the patches instead scatters them back (the gradient of each strided slice is a
 //     full-size zero Pad, then kh·kw full-size Adds): about twice the memory traffic.
 //
-// Both use the output gradient v through outputAdjoint.
+// Both use the output gradient v through OutputAdjoint.
 func loweredConv2d(x, kernel *graph.Node, stride, padding int) *graph.Node {
 	dims := kernel.Shape().Dimensions
 	out, in, kh, kw := dims[0], dims[1], dims[2], dims[3]
 	// Kernel [O, I, KH, KW] → [O, I·KH·KW]: the same (channel, kh, kw) order as the patches, with no copy.
 	flatKernel := graph.Reshape(kernel, out, in*kh*kw)
 
-	var adjoint outputAdjoint
+	var adjoint OutputAdjoint
 	if stride == 1 && kh-1 >= padding && kw == kh {
 		x = graph.IdentityWithCustomGradient(x, func(_, _ *graph.Node) *graph.Node {
 			// ∂L/∂x[i, n, h, w] = Σ kernel[o, i, a, b]·v'[o, n, h+KH−1−a, w+KW−1−b], v' the padded v: the
 			// windows of v' in reverse order (a, b) → (KH−1−a, KW−1−b) flip the kernel without copying it.
-			windows := windowSlices(zeroPad(adjoint.get(), kh-1-padding), kh, kw, 1)
+			windows := windowSlices(zeroPad(adjoint.Get(), kh-1-padding), kh, kw, 1)
 			slices.Reverse(windows)
 			return graph.DotGeneral(inputGradientKernel(kernel), []int{1}, nil, stackPatches(windows), []int{0}, nil)
 		})
 	}
 	patches := graph.IdentityWithCustomGradient(extractPatches(zeroPad(x, padding), kh, kw, stride),
 		func(_, _ *graph.Node) *graph.Node {
-			return graph.DotGeneral(flatKernel, []int{0}, nil, adjoint.get(), []int{0}, nil)
+			return graph.DotGeneral(flatKernel, []int{0}, nil, adjoint.Get(), []int{0}, nil)
 		})
-	return adjoint.capture(graph.DotGeneral(flatKernel, []int{1}, nil, patches, []int{0}, nil))
+	return adjoint.Capture(graph.DotGeneral(flatKernel, []int{1}, nil, patches, []int{0}, nil))
 }
 
 // inputGradientKernel is kernel [O, I, KH, KW] laid out for a stride-1 input gradient, [I, O·KH·KW] ordered
@@ -113,30 +65,6 @@ func inputGradientKernel(kernel *graph.Node) *graph.Node {
 	dims := kernel.Shape().Dimensions
 	out, in, kernelSize := dims[0], dims[1], dims[2]*dims[3]
 	return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(kernel, out, in, kernelSize), 1, 0, 2), in, out*kernelSize)
-}
-
-// outputAdjoint hands the gradient of an operation's output (its adjoint, v) to the custom gradients of its
-// inputs. GoMLX offers custom gradients only for single-input identities (graph.IdentityWithCustomGradient), so
-// an operation with hand-written gradients wraps its inputs in such identities, which ignore the generic gradient
-// they receive and compute their own from v, and wraps its output in capture. Reverse-mode autodiff visits nodes
-// from the last built to the first, so the output's identity records v before any input's gradient asks for it;
-// the generic gradients, left unused, are pruned from the compiled graph.
-type outputAdjoint struct{ v *graph.Node }
-
-// capture returns y unchanged, recording its gradient when autodiff reaches it.
-func (a *outputAdjoint) capture(y *graph.Node) *graph.Node {
-	return graph.IdentityWithCustomGradient(y, func(_, v *graph.Node) *graph.Node {
-		a.v = v
-		return v
-	})
-}
-
-// get returns the captured output gradient.
-func (a *outputAdjoint) get() *graph.Node {
-	if a.v == nil {
-		exceptions.Panicf("models: an input gradient was requested before its operation's output gradient")
-	}
-	return a.v
 }
 
 // zeroPad pads the spatial axes (2 and 3) of x by padding zeros on each side.
@@ -210,44 +138,4 @@ func stackPatches(windows []*graph.Node) *graph.Node {
 		stacked[i] = graph.InsertAxes(w, 1)
 	}
 	return graph.Reshape(graph.Concatenate(stacked, 1), dims[0]*len(windows), dims[1], dims[2], dims[3])
-}
-
-// maxPool2d is max-pooling of x [C, N, H, W] with a square window, stride and padding (padded with −∞, as
-// PyTorch does).
-func maxPool2d(x *graph.Node, window, stride, padding int, algorithm ConvAlgorithm) *graph.Node {
-	if algorithm == ConvNative {
-		return graph.BackendReduceWindow(x, compute.ReduceOpMax, []int{1, 1, window, window}, []int{1, 1, stride, stride},
-			nil, nil, [][2]int{{0, 0}, {0, 0}, {padding, padding}, {padding, padding}})
-	}
-	windows := windowSlices(padSpatial(x, math.Inf(-1), padding, padding), window, window, stride)
-	result := windows[0]
-	for _, s := range windows[1:] {
-		result = graph.Max(result, s)
-	}
-	return result
-}
-
-// perChannel returns v [C] broadcast over like [C, N, H, W], for an element-wise operation between them. On the
-// pure-Go backend (ConvMatMul) the broadcast is materialised as the outer product of v with ones, one matrix
-// multiplication: the backend's element-wise operations run about 3.5 times faster between equal shapes than
-// with an implicit broadcast (0.5 ns an element, the product included, against 1.8 ns measured), and they are
-// the BatchNorm's largest cost. Elsewhere v is reshaped to [C, 1, 1, 1] and broadcast implicitly.
-func perChannel(v, like *graph.Node, algorithm ConvAlgorithm) *graph.Node {
-	dims := like.Shape().Dimensions
-	if algorithm != ConvMatMul {
-		return graph.Reshape(v, dims[0], 1, 1, 1)
-	}
-	ones := graph.Ones(v.Graph(), shapes.Make(v.DType(), 1, dims[1]*dims[2]*dims[3]))
-	return graph.Reshape(graph.DotGeneral(graph.Reshape(v, dims[0], 1), []int{1}, nil, ones, []int{0}, nil), dims...)
-}
-
-// relu is max(x, 0), with PyTorch's gradient, v where x > 0 and 0 elsewhere, computed by one comparison and one
-// Where: GoMLX's gradient of Max builds sign indicators and reduces over the scalar side (several full passes).
-func relu(x *graph.Node) *graph.Node {
-	var adjoint outputAdjoint
-	zero := graph.ScalarZero(x.Graph(), x.DType())
-	x = graph.IdentityWithCustomGradient(x, func(x, _ *graph.Node) *graph.Node {
-		return graph.Where(graph.GreaterThan(x, zero), adjoint.get(), zero)
-	})
-	return adjoint.capture(graph.MaxScalar(x, 0))
 }
