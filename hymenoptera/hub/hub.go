@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/atomicfile"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/sha"
 )
 
 // Options for Download and Fetch.
@@ -185,25 +186,11 @@ func Verify(path string, opts Options) error {
 	if err := opts.checkDigests(); err != nil {
 		return err
 	}
-	digest, err := FileSHA256(path)
+	digest, err := sha.File256(path)
 	if err != nil {
 		return err
 	}
 	return opts.verify(digest)
-}
-
-// FileSHA256 returns the hex SHA-256 digest of the file at path.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	hash := sha256.New()
-	if _, err := io.Copy(hash, f); err != nil {
-		return "", fmt.Errorf("reading %s: %w", path, err)
-	}
-	return hex.EncodeToString(hash.Sum(nil)), nil
 }
 
 // fileName returns the last element of src's path: the name of its copy in the cache.

@@ -75,6 +75,9 @@ type Config struct {
 	Log, Progress io.Writer
 	// OnEpoch, if set, is called with the history after every epoch (live plots use it).
 	OnEpoch func(History)
+	// Fingerprint describes what else a resumed run must share with the one it continues (the data, image
+	// size, batch size, seed...): a resume names each difference.
+	Fingerprint map[string]string
 }
 
 func (c *Config) settings() runSettings {
@@ -125,23 +128,11 @@ func TrainModel(ctx context.Context, m *models.ResNet, trainData, valData Batche
 	if err != nil {
 		return History{}, err
 	}
-	state, err := loadState(cfg.CheckpointDir, m, stepper, cfg.settings())
-	switch {
-	case err == nil && !cfg.Resume:
-		return History{}, fmt.Errorf("train: %s already holds a run (%d epochs done): pass Resume to continue it, "+
-			"or use another directory", cfg.CheckpointDir, state.CompletedEpochs)
-	case err == nil:
-		fmt.Fprintf(cfg.Log, "Resuming from %s after epoch %d/%d\n", cfg.CheckpointDir, state.CompletedEpochs-1,
-			cfg.Epochs-1)
-	case isNotExist(err):
-		state = runState{Settings: cfg.settings(), BestEpoch: -1}
-		// As the tutorial does, the starting weights are the best until an epoch beats them.
-		if err := saveBest(cfg.CheckpointDir, m); err != nil {
-			return History{}, err
-		}
-	default:
+	state, release, err := startRun(cfg, m, stepper)
+	if err != nil {
 		return History{}, err
 	}
+	defer release()
 
 	run := &trainingRun{ctx: ctx, model: m, stepper: stepper, cfg: cfg, train: trainData, val: valData}
 	start := time.Now()
@@ -240,6 +231,9 @@ func (r *trainingRun) phase(name string, data Batches, epoch int,
 		result, err := step(images, labels)
 		if err != nil {
 			return PhaseStats{}, fmt.Errorf("train: epoch %d, %s batch %d: %w", epoch, name, done, err)
+		}
+		if err := checkLoss(result.Loss, epoch, name, done); err != nil {
+			return PhaseStats{}, err
 		}
 		lossSum += result.Loss * float64(result.Count)
 		total.Correct += result.Correct
