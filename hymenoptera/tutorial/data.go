@@ -22,11 +22,15 @@ type Data struct {
 	ValPaths []string
 }
 
-// LoadData downloads and extracts the dataset where needed (see datasets.DownloadHymenoptera: the source is
-// the settings' DataSource, else $HYMENOPTERA_DATA_URL, else the tutorial's URL), reads both splits with ImageFolder and builds their loaders with
+// LoadData downloads and extracts the dataset where needed (see datasets.DownloadHymenoptera, with
+// Settings.DownloadOptions), reads both splits with ImageFolder and builds their loaders with
 // the settings' batch size, image size, seed and, with MaxImages, a class-balanced subset of each split.
 func LoadData(ctx context.Context, s Settings) (*Data, error) {
-	dir, err := datasets.DownloadHymenoptera(ctx, datasets.DownloadOptions{Source: s.DataSource})
+	download, err := s.DownloadOptions(nil)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := datasets.DownloadHymenoptera(ctx, download)
 	if err != nil {
 		return nil, err
 	}

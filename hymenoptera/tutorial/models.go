@@ -14,41 +14,48 @@ import (
 	"github.com/hymenoptera-go/tutorial/hymenoptera/viz"
 )
 
-// DescribeWeights fetches the pretrained weights (downloading them once, see models.Weights.Fetch) and says
-// which weights they are (see WeightsDescription).
+// DescribeWeights fetches the starting weights of the settings FromEnv reads (downloading the pretrained ones
+// once, see Settings.WeightsFile) and says which weights they are (see WeightsDescription).
 func DescribeWeights(ctx context.Context) (string, error) {
-	file, err := models.ResNet18ImageNet1KV1.Fetch(ctx, nil)
+	s, err := FromEnv()
+	if err != nil {
+		return "", err
+	}
+	file, err := s.WeightsFile(ctx, nil)
 	if err != nil {
 		return "", err
 	}
 	return WeightsDescription(file), nil
 }
 
-// ImageNetWeights names torchvision's pretrained IMAGENET1K_V1 weights where a weights file could be given.
-const ImageNetWeights = "imagenet"
-
-// NewTransferModel is the tutorial's model setup: ResNet-18 with the pretrained weights (progress of a first
-// download goes to progress), its fc replaced by a new layer with one output per class, initialised from seed.
+// NewTransferModel is the tutorial's model setup: ResNet-18 with the starting weights of the settings FromEnv
+// reads (progress of a first download goes to progress), its fc replaced by a new layer with one output per
+// class, initialised from seed.
 func NewTransferModel(ctx context.Context, classes []string, seed int64, progress io.Writer) (*models.ResNet, error) {
-	return TransferModelFrom(ctx, ImageNetWeights, classes, seed, progress)
+	s, err := FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	s.Seed = seed
+	return TransferModelFrom(ctx, s, classes, progress)
 }
 
-// TransferModelFrom is NewTransferModel with other starting weights: a checkpoint file, or ImageNetWeights.
-func TransferModelFrom(ctx context.Context, weights string, classes []string, seed int64, progress io.Writer) (*models.ResNet, error) {
+// TransferModelFrom is NewTransferModel with explicit settings: the starting weights s.Weights (see
+// Settings.WeightsFile), the head initialised from s.Seed.
+func TransferModelFrom(ctx context.Context, s Settings, classes []string, progress io.Writer) (*models.ResNet, error) {
+	file, err := s.WeightsFile(ctx, progress)
+	if err != nil {
+		return nil, err
+	}
 	backend, err := backends.New(progress)
 	if err != nil {
 		return nil, err
 	}
-	var m *models.ResNet
-	if weights == ImageNetWeights {
-		m, err = models.Pretrained(ctx, backend, models.ResNet18ImageNet1KV1, progress)
-	} else {
-		m, err = models.FromCheckpoint(backend, weights)
-	}
+	m, err := models.FromCheckpoint(backend, file)
 	if err != nil {
 		return nil, err
 	}
-	if err := m.ReplaceHead(len(classes), uint64(seed)); err != nil {
+	if err := m.ReplaceHead(len(classes), uint64(s.Seed)); err != nil {
 		return nil, err
 	}
 	m.Classes = classes
