@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -274,19 +275,22 @@ func finishSave(dir string, state runState) error {
 	return nil
 }
 
+// saveFiles matches the names of the files a save writes, and of their temporary files (atomicfile's
+// ".NAME.RANDOM.tmp"): only those are ever removed, so that a directory given by mistake (--out .) loses nothing.
+var saveFiles = regexp.MustCompile(`^(\.)?(last-\d{4,}\.pth|optimizer-\d{4,}\.safetensors|best-next\.pth|best\.pth|state\.json)(\.\d+\.tmp)?$`)
+
 // isLeftover reports whether a file of the directory belongs to no committed state: an earlier epoch's resume
-// set, a staged best.pth that no manifest committed, the temporary file of an interrupted write.
+// set, a staged best.pth that no manifest committed (finishSave renamed a committed one before looking), the
+// temporary file of an interrupted write.
 func isLeftover(name string, state runState) bool {
+	m := saveFiles.FindStringSubmatch(name)
 	switch {
-	case name == state.Last || name == state.Optimizer:
+	case m == nil || name == state.Last || name == state.Optimizer:
 		return false
-	case name == stagedBest:
-		return true // finishSave renamed a committed one before looking
-	case strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp"):
-		return true
+	case m[1] != "" || m[3] != "": // a temporary file
+		return m[1] != "" && m[3] != ""
 	}
-	return strings.HasPrefix(name, "last-") && strings.HasSuffix(name, ".pth") ||
-		strings.HasPrefix(name, "optimizer-") && strings.HasSuffix(name, ".safetensors")
+	return m[2] != BestCheckpoint && m[2] != stateFile
 }
 
 // recoverDir finishes or discards a save that a crash interrupted and returns the directory's committed state;

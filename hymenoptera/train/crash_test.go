@@ -202,3 +202,18 @@ func TestDamagedDirectory(t *testing.T) {
 		t.Errorf("checkResumeSet with best.pth damaged too = %v", err)
 	}
 }
+
+// TestLeftovers: only the files of saves, and their temporary files, are ever removed.
+func TestLeftovers(t *testing.T) {
+	state := runState{Last: "last-0002.pth", Optimizer: "optimizer-0002.safetensors"}
+	for name, want := range map[string]bool{
+		"last-0001.pth": true, "optimizer-0001.safetensors": true, "best-next.pth": true,
+		".last-0003.pth.123456.tmp": true, ".state.json.99.tmp": true, ".best.pth.1.tmp": true,
+		"last-0002.pth": false, "optimizer-0002.safetensors": false, "best.pth": false, "state.json": false,
+		".lock": false, "history.json": false, "last-notes.pth": false, "my.pth": false, ".bashrc.tmp": false,
+	} {
+		if got := isLeftover(name, state); got != want {
+			t.Errorf("isLeftover(%q) = %v, want %v", name, got, want)
+		}
+	}
+}

@@ -159,6 +159,9 @@ func (c *command) run(ctx context.Context, out streams, args []string) int {
 	case err == nil:
 		return 0
 	case ctx.Err() != nil && errors.As(context.Cause(ctx), &signal):
+		if errors.Is(err, context.Canceled) { // a command with nothing to add to the signal's name
+			err = signal
+		}
 		fmt.Fprintf(out.stderr, "hymenoptera %s: %v\n", c.name, err)
 		return signal.exitCode()
 	case errors.As(err, &usage):

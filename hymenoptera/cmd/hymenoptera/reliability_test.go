@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/testenv"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/statedict"
 )
 
 // TestSettingsErrorsBeforeAnyWork: a bad value from the environment or a flag exits with status 2 naming the
@@ -83,6 +85,46 @@ func TestTrainReadsTheEnvironment(t *testing.T) {
 		if code != 1 || !strings.Contains(stderr, want) {
 			t.Errorf("resume with other settings: exit %d, stderr lacks %q:\n%s", code, want, stderr)
 		}
+	}
+}
+
+// TestPredictRefusesBadCheckpoints: a checkpoint bomb (an expand of 2³³ elements in a few hundred bytes), NaN
+// weights and a deeper ResNet each fail with one line naming the file and what is wrong, before any allocation
+// of note and without a stack trace; train --weights refuses the bomb the same way.
+func TestPredictRefusesBadCheckpoints(t *testing.T) {
+	dir := t.TempDir()
+	sd, err := statedict.Load(testenv.Fixture(t, "model", "resnet18_random.pth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	save := func(name string, change func(*statedict.StateDict)) string {
+		change(sd)
+		path := filepath.Join(dir, name)
+		if err := statedict.SavePTH(path, sd); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	nan := save("nan.pth", func(sd *statedict.StateDict) { sd.Tensors["layer2.0.conv1.weight"].Float32[7] = float32(math.NaN()) })
+	deeper := save("resnet50ish.pth", func(sd *statedict.StateDict) {
+		sd.Set("layer1.0.conv3.weight", &statedict.Tensor{DType: statedict.Float32, Shape: []int{1}, Float32: []float32{0}})
+	})
+	bomb := filepath.Join("..", "..", "statedict", "testdata", "expand_bomb.pth")
+	for path, want := range map[string]string{
+		bomb:   "expanded tensor",
+		nan:    "layer2.0.conv1.weight holds NaN values",
+		deeper: "a ResNet-50, -101 or -152",
+	} {
+		code, _, stderr := runCLI(t, "predict", "--weights", path, "image.jpg")
+		if code != 1 || !strings.Contains(stderr, path) || !strings.Contains(stderr, want) ||
+			strings.Count(stderr, "hymenoptera predict:") != 1 || strings.Contains(stderr, "goroutine") {
+			t.Errorf("predict --weights %s: exit %d, stderr %q; want 1 and one line naming the file and %q", path, code, stderr, want)
+		}
+	}
+	code, _, stderr := runCLI(t, "train", "--scenario", "fixed", "--weights", bomb, "--data", testenv.DatasetZip(t),
+		"--data-dir", filepath.Join(dir, "data"), "--max-images", "8", "--out", filepath.Join(dir, "run"))
+	if code != 1 || !strings.Contains(stderr, "expanded tensor") {
+		t.Errorf("train --weights %s: exit %d\n%s", bomb, code, stderr)
 	}
 }
 
