@@ -91,18 +91,21 @@ func DownloadHymenoptera(ctx context.Context, opts DownloadOptions) (string, err
 	return splitRoot(dest)
 }
 
-// fetchZip makes zipPath a verified copy of the zip at the URL src: the copy there when it came from src (its
-// URL is recorded beside it), else a new download.
+// fetchZip makes zipPath a verified copy of the zip at the URL src: the copy already there when it has the
+// expected SHA-256 (whoever put it there: the content is what src must deliver) or, without a checksum, when it
+// came from src (its URL is recorded beside it); else a new download.
 func fetchZip(ctx context.Context, src, zipPath, expected string, progress io.Writer) error {
 	record := zipPath + ".source"
 	hubOpts := hub.Options{SHA256: expected, Progress: progress}
-	if from, err := os.ReadFile(record); err == nil && string(from) == redact(src) {
-		if _, err := os.Stat(zipPath); err == nil {
-			if err := hub.Verify(zipPath, hubOpts); err != nil {
-				return fmt.Errorf("datasets: %s, the downloaded copy of %s, is damaged: %w; delete it to download "+
-					"it again", zipPath, redact(src), err)
-			}
+	if _, err := os.Stat(zipPath); err == nil {
+		from, _ := os.ReadFile(record)
+		sameSource := string(from) == redact(src)
+		switch err := hub.Verify(zipPath, hubOpts); {
+		case err == nil && (expected != "" || sameSource):
 			return nil
+		case err != nil && sameSource:
+			return fmt.Errorf("datasets: %s, the downloaded copy of %s, is damaged: %w; delete it to download "+
+				"it again", zipPath, redact(src), err)
 		}
 	}
 	if err := hub.Download(ctx, src, zipPath, hubOpts); err != nil {
