@@ -21,9 +21,6 @@ import (
 // imageSize is the side of the model's input images, as in the tutorial.
 const imageSize = 224
 
-// pretrainedWeights is the --weights value that means torchvision's ImageNet weights rather than a file.
-const pretrainedWeights = "imagenet"
-
 func init() {
 	register(&command{
 		name:     "predict",
@@ -135,7 +132,7 @@ func (o *predictOptions) run(ctx context.Context, out streams, images []string) 
 
 // loadModel returns the model of the --weights value.
 func (o *predictOptions) loadModel(ctx context.Context, backend compute.Backend, progress io.Writer) (*models.ResNet, error) {
-	if o.weights != pretrainedWeights {
+	if o.weights != tutorial.ImageNetWeights {
 		return models.FromCheckpoint(backend, o.weights)
 	}
 	opts, err := o.settings.FetchOptions(progress)
