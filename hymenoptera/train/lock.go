@@ -49,6 +49,16 @@ func lockDir(dir string) (release func(), err error) {
 	}, nil
 }
 
+// CheckNotInUse fails, as TrainModel would, when another run holds the checkpoint directory dir, so that a
+// program can say so before its minutes of preparation (data, weights); TrainModel takes the lock itself.
+func CheckNotInUse(dir string) error {
+	release, err := lockDir(dir)
+	if err == nil {
+		release()
+	}
+	return err
+}
+
 // ClearCheckpointDir empties a checkpoint directory so that a new run starts there (the notebooks do this when a
 // training cell runs again without resuming). Like a run, it takes the directory's lock first: a directory in use
 // by a run is an error, never emptied under it.

@@ -47,6 +47,9 @@ func TestOneRunPerDirectory(t *testing.T) {
 	if _, err := lockDir(dir); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("lockDir while another process holds it = %v, want %q", err, want)
 	}
+	if err := CheckNotInUse(dir); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("CheckNotInUse while another process holds it = %v, want %q", err, want)
+	}
 	if err := ClearCheckpointDir(dir); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("ClearCheckpointDir while another process holds it = %v, want %q", err, want)
 	}

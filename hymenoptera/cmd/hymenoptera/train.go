@@ -91,6 +91,9 @@ func (o *trainOptions) run(ctx context.Context, out streams, args []string) erro
 		o.out = filepath.Join("runs", string(scenario))
 	}
 	fmt.Fprintf(out.stderr, "settings: %s\nfrom: %s\n", s, s.DescribeSources())
+	if err := train.CheckNotInUse(o.out); err != nil {
+		return err
+	}
 	data, err := tutorial.LoadData(ctx, s)
 	if err != nil {
 		return err
