@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -208,7 +209,7 @@ func (p *cliProcess) wait(t *testing.T) int {
 	return 0
 }
 
-// TestSignalsAndCrashes: SIGTERM stops a run like Ctrl-C, keeping the last completed epoch, with the shell's
+// TestSignalsAndCrashes: a second run on the folder of a running one fails at once; SIGTERM stops a run like Ctrl-C, keeping the last completed epoch, with the shell's
 // status 143 and a message saying how to continue; runs killed with SIGKILL at random moments (bounded: a few
 // kills of a tiny configuration) always resume, and the finished run has every epoch and a loadable best.pth.
 func TestSignalsAndCrashes(t *testing.T) {
@@ -220,6 +221,14 @@ func TestSignalsAndCrashes(t *testing.T) {
 
 	p := startCLI(t, args...)
 	for line := range p.epochs {
+		if strings.HasPrefix(line, "Epoch 0/") {
+			// A second run on the same folder, the other scenario, fails at once naming the first.
+			code, _, stderr := runCLI(t, "train", "--scenario", "finetune", "--out", out)
+			want := fmt.Sprintf("%s is in use by another run (pid %d)", out, p.cmd.Process.Pid)
+			if code != 1 || !strings.Contains(stderr, want) {
+				t.Errorf("a second run on %s: exit %d, want 1 and %q:\n%s", out, code, want, stderr)
+			}
+		}
 		if strings.HasPrefix(line, "Epoch 1/") {
 			p.cmd.Process.Signal(syscall.SIGTERM)
 			break
