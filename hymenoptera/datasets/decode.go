@@ -92,6 +92,11 @@ func DecodeImage(data []byte) (img *transforms.Image, err error) {
 		if err != nil {
 			return nil, err
 		}
+		// The image decoded may differ from the header's (a GIF's first frame is a part of its screen).
+		b := decoded.Bounds()
+		if err := checkSize(b.Dx(), b.Dy()); err != nil {
+			return nil, err
+		}
 		return toRGB(decoded), nil
 	}
 	if len(data) == 0 {
