@@ -70,6 +70,7 @@ func DecodeImage(data []byte) (img *transforms.Image, err error) {
 		}
 	}()
 	if hasMagic(data, "\xff\xd8") {
+		defer reserveDecode(jpegSize(data))()
 		return decodeJPEG(data)
 	}
 	if hasMagic(data, "P") && len(data) >= 2 && data[1] >= '1' && data[1] <= '6' {
@@ -86,8 +87,14 @@ func DecodeImage(data []byte) (img *transforms.Image, err error) {
 		if err := checkSize(cfg.Width, cfg.Height); err != nil {
 			return nil, err
 		}
+		defer reserveDecode(cfg.Width, cfg.Height)()
 		decoded, err := d.decode(bytes.NewReader(data))
 		if err != nil {
+			return nil, err
+		}
+		// The image decoded may differ from the header's (a GIF's first frame is a part of its screen).
+		b := decoded.Bounds()
+		if err := checkSize(b.Dx(), b.Dy()); err != nil {
 			return nil, err
 		}
 		return toRGB(decoded), nil

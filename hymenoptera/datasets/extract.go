@@ -10,8 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/hymenoptera-go/tutorial/hymenoptera/hub"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/atomicfile"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/sha"
 )
 
 // extractedMarker is the file in an extraction's directory that records which archive (its SHA-256) was
@@ -29,7 +29,7 @@ const extractedMarker = ".extracted-from"
 // A dest that exists without that record was not made by ExtractZip and is an error (it is never deleted).
 // Extracting into one dest from several processes at once is not supported.
 func ExtractZip(zipPath, dest string) error {
-	digest, err := hub.FileSHA256(zipPath)
+	digest, err := sha.File256(zipPath)
 	if err != nil {
 		return fmt.Errorf("datasets: extracting %s: %w", zipPath, err)
 	}

@@ -22,6 +22,14 @@ type zipEntrySpec struct {
 // writeZip writes a zip archive of the given entries to path.
 func writeZip(t *testing.T, path string, entries ...zipEntrySpec) {
 	t.Helper()
+	if err := os.WriteFile(path, zipBytes(t, entries...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// zipBytes returns a zip archive of the given entries.
+func zipBytes(t testing.TB, entries ...zipEntrySpec) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	w := zip.NewWriter(&buf)
 	for _, e := range entries {
@@ -38,9 +46,7 @@ func writeZip(t *testing.T, path string, entries ...zipEntrySpec) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return buf.Bytes()
 }
 
 // listTree returns every path under dir, relative to it.

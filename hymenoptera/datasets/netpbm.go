@@ -37,6 +37,7 @@ func decodeNetpbm(data []byte) (*transforms.Image, error) {
 	if maxval < 1 || maxval > 65535 {
 		return nil, fmt.Errorf("netpbm: maxval %d outside 1..65535", maxval)
 	}
+	defer reserveDecode(w, h)()
 	scale := make([]uint8, maxval+1)
 	for v := range scale {
 		scale[v] = uint8(math.RoundToEven(float64(v) / float64(maxval) * 255))

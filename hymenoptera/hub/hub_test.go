@@ -198,20 +198,19 @@ func TestDownloadSlowButSteadyIsNotAStall(t *testing.T) {
 }
 
 func TestFetchUsesTheCacheWithoutNetwork(t *testing.T) {
-	cache := t.TempDir()
-	t.Setenv("HYMENOPTERA_CACHE", cache)
+	cache := filepath.Join(t.TempDir(), "checkpoints")
 	srv, requests := serve(t)
 	src := srv.URL + "/models/resnet18-f37072fd.pth?download=1"
 	opts := Options{SHA256: digest(payload), Progress: io.Discard}
-	path, err := Fetch(context.Background(), src, "checkpoints", opts)
+	path, err := Fetch(context.Background(), src, cache, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := filepath.Join(cache, "checkpoints", "resnet18-f37072fd.pth"); path != want {
+	if want := filepath.Join(cache, "resnet18-f37072fd.pth"); path != want {
 		t.Errorf("Fetch = %s, want %s", path, want)
 	}
 	srv.Close() // From now on any network access fails.
-	again, err := Fetch(context.Background(), src, "checkpoints", opts)
+	again, err := Fetch(context.Background(), src, cache, opts)
 	if err != nil || again != path {
 		t.Fatalf("cache hit: Fetch = %s, %v; want %s", again, err, path)
 	}
@@ -219,13 +218,13 @@ func TestFetchUsesTheCacheWithoutNetwork(t *testing.T) {
 		t.Errorf("%d requests, want 1", n)
 	}
 	// A cached file that fails its checksum is reported, not used, and not silently replaced.
-	_, err = Fetch(context.Background(), src, "checkpoints", Options{SHA256Prefix: "0000", Progress: io.Discard})
+	_, err = Fetch(context.Background(), src, cache, Options{SHA256Prefix: "0000", Progress: io.Discard})
 	assertError(t, err, "cached file "+path, "sha256 mismatch", "delete it")
 	if _, err := os.Stat(path); err != nil {
 		t.Errorf("the cached file is gone: %v", err)
 	}
-	if _, err := Fetch(context.Background(), src, "../outside", opts); err == nil {
-		t.Error("Fetch into ../outside succeeded")
+	if _, err := Fetch(context.Background(), src, "", opts); err == nil {
+		t.Error("Fetch without a directory succeeded")
 	}
 }
 
@@ -257,9 +256,8 @@ func TestDownloadFromLocalFiles(t *testing.T) {
 func TestFetchDatasetZip(t *testing.T) {
 	const datasetSHA256 = "77a1531d2237f648377f1f5679db8436247ec91d158ba3d836ffc3a3da5c1034"
 	src := testenv.DatasetZip(t)
-	t.Setenv("HYMENOPTERA_CACHE", t.TempDir())
 	fileURL := (&url.URL{Scheme: "file", Path: filepath.ToSlash(src)}).String()
-	path, err := Fetch(context.Background(), fileURL, "datasets", Options{SHA256: datasetSHA256, Progress: io.Discard})
+	path, err := Fetch(context.Background(), fileURL, t.TempDir(), Options{SHA256: datasetSHA256, Progress: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,19 +279,16 @@ func TestDownloadStopsWhenCancelled(t *testing.T) {
 	assertNoFiles(t, dir)
 }
 
-func TestCacheDir(t *testing.T) {
+// TestDefaultCacheDir: the user's cache directory, whatever HYMENOPTERA_CACHE says (the settings read that).
+func TestDefaultCacheDir(t *testing.T) {
 	t.Setenv("HYMENOPTERA_CACHE", "/some/where")
-	if dir, err := CacheDir(); err != nil || dir != "/some/where" {
-		t.Errorf("CacheDir = %s, %v; want $HYMENOPTERA_CACHE", dir, err)
-	}
-	t.Setenv("HYMENOPTERA_CACHE", "")
 	t.Setenv("XDG_CACHE_HOME", "/xdg")
 	base, err := os.UserCacheDir()
 	if err != nil {
 		t.Skip("no user cache directory on this system:", err)
 	}
-	if dir, err := CacheDir(); err != nil || dir != filepath.Join(base, "hymenoptera") {
-		t.Errorf("CacheDir = %s, %v; want %s", dir, err, filepath.Join(base, "hymenoptera"))
+	if dir, err := DefaultCacheDir(); err != nil || dir != filepath.Join(base, "hymenoptera") {
+		t.Errorf("DefaultCacheDir = %s, %v; want %s", dir, err, filepath.Join(base, "hymenoptera"))
 	}
 }
 

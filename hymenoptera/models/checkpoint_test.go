@@ -229,22 +229,26 @@ func sha256Prefix(data []byte) string {
 	return hex.EncodeToString(sum[:])[:8]
 }
 
-// TestWeightsFetch: the environment variable and torch.hub's cache are used without network; offline with
-// nothing cached, the error says how to provide the file.
+// TestWeightsFetch: torch.hub's cache is used without network; offline with nothing cached, the error says how
+// to provide the file; no environment variable is read (HYMENOPTERA_WEIGHTS and HYMENOPTERA_CACHE are settings of
+// the tutorial package and the CLI).
 func TestWeightsFetch(t *testing.T) {
 	dir := t.TempDir()
-	t.Setenv("HYMENOPTERA_CACHE", filepath.Join(dir, "cache"))
+	t.Setenv("HYMENOPTERA_CACHE", filepath.Join(dir, "ignored"))
+	t.Setenv("HYMENOPTERA_WEIGHTS", testenv.Fixture(t, "model", "resnet18_random.pth"))
 	t.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "xdg"))
 	t.Setenv("TORCH_HOME", "")
 	offline := httptest.NewServer(http.NotFoundHandler())
 	offline.Close()
 	w := models.ResNet18ImageNet1KV1
 	w.URL = offline.URL + "/models/" + w.FileName()
+	opts := models.FetchOptions{CacheDir: filepath.Join(dir, "cache")}
 
-	t.Setenv(models.WeightsEnvVar, "")
-	_, err := w.Fetch(context.Background(), nil)
-	if err == nil || !strings.Contains(err.Error(), models.WeightsEnvVar) || !strings.Contains(err.Error(), "resnet18-f37072fd.pth") {
-		t.Errorf("offline error %v should name the file and %s", err, models.WeightsEnvVar)
+	_, err := w.Fetch(context.Background(), opts)
+	wantDir := filepath.Join(dir, "cache", "checkpoints")
+	if err == nil || !strings.Contains(err.Error(), wantDir) || !strings.Contains(err.Error(), "--weights FILE") ||
+		!strings.Contains(err.Error(), "resnet18-f37072fd.pth") {
+		t.Errorf("offline error %v should name the file, %s and how to start from a file", err, wantDir)
 	}
 
 	torchCopy := filepath.Join(dir, "xdg", "torch", "hub", "checkpoints", w.FileName())
@@ -254,7 +258,7 @@ func TestWeightsFetch(t *testing.T) {
 	if err := os.WriteFile(torchCopy, []byte("not the weights"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Fetch(context.Background(), nil); err == nil || !strings.Contains(err.Error(), torchCopy) {
+	if _, err := w.Fetch(context.Background(), opts); err == nil || !strings.Contains(err.Error(), torchCopy) {
 		t.Errorf("a corrupt copy in torch.hub's cache gave %v, want an error naming it", err)
 	}
 	good, err := os.ReadFile(testenv.Fixture(t, "model", "resnet18_random.pth"))
@@ -266,12 +270,11 @@ func TestWeightsFetch(t *testing.T) {
 	if err := os.WriteFile(torchCopy, good, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := w.Fetch(context.Background(), nil); err != nil || got != torchCopy {
+	if got, err := w.Fetch(context.Background(), opts); err != nil || got != torchCopy {
 		t.Errorf("with torch.hub's copy: %q, %v; want %q", got, err, torchCopy)
 	}
 
-	t.Setenv(models.WeightsEnvVar, testenv.Fixture(t, "model", "resnet18_random.pth"))
-	m, err := models.Pretrained(context.Background(), testBackends(t)["go"], w, nil)
+	m, err := models.Pretrained(context.Background(), testBackends(t)["go"], w, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,9 +171,9 @@ func (m *ResNet) Save(path string) error {
 }
 
 // Load reads a checkpoint file into the model (model.load_state_dict(torch.load(path))), strictly, as
-// LoadStateDict does.
+// LoadStateDict does; the file is read bounded by what a ResNet-18 holds (see FromCheckpoint).
 func (m *ResNet) Load(path string) error {
-	sd, err := statedict.Load(path)
+	sd, err := readCheckpoint(path)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"github.com/gomlx/compute"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/hub"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/statedict"
 )
 
 // Weights describes a set of pretrained weights, like an entry of torchvision's ResNet18_Weights.
@@ -51,8 +53,14 @@ var ResNet18ImageNet1KV1 = Weights{
 	Recipe:     "https://github.com/pytorch/vision/tree/main/references/classification#resnet",
 }
 
-// WeightsEnvVar names a local checkpoint file to use instead of downloading the pretrained weights (offline use).
-const WeightsEnvVar = "HYMENOPTERA_WEIGHTS"
+// FetchOptions configure Weights.Fetch.
+type FetchOptions struct {
+	// CacheDir is the download cache; the checkpoint goes into its "checkpoints" directory. "" means
+	// hub.DefaultCacheDir.
+	CacheDir string
+	// Progress receives the progress bar of a download: nil means os.Stderr, io.Discard silences it.
+	Progress io.Writer
+}
 
 // FileName is the checkpoint's file name, which carries torch.hub's SHA-256 prefix ("resnet18-f37072fd.pth").
 func (w Weights) FileName() string { return path.Base(w.URL) }
@@ -60,30 +68,31 @@ func (w Weights) FileName() string { return path.Base(w.URL) }
 // SHA256Prefix is the checksum prefix in the file name, which every copy of the file is checked against.
 func (w Weights) SHA256Prefix() string { return hub.HashPrefixFromName(w.FileName()) }
 
-// Fetch returns the path of a local copy of the checkpoint, trying in order: the file named by
-// $HYMENOPTERA_WEIGHTS (taken as it is, so that any ResNet-18 checkpoint can stand in); torch.hub's own cache ($TORCH_HOME or ~/.cache/torch, hub/checkpoints), so weights that
-// PyTorch already downloaded are reused; this project's cache (see hub.CacheDir), downloading into it with a
-// progress bar on progress (nil: standard error) if the file is not there. Copies from either cache are checked
-// against the SHA-256 prefix in the file name.
-func (w Weights) Fetch(ctx context.Context, progress io.Writer) (string, error) {
-	opts := hub.Options{SHA256Prefix: w.SHA256Prefix(), Progress: progress}
-	if local := os.Getenv(WeightsEnvVar); local != "" {
-		if _, err := os.Stat(local); err != nil {
-			return "", fmt.Errorf("models: %s=%s: %w", WeightsEnvVar, local, err)
-		}
-		return local, nil
-	}
+// Fetch returns the path of a local copy of the checkpoint, trying in order: torch.hub's own cache ($TORCH_HOME
+// or ~/.cache/torch, hub/checkpoints), so weights that PyTorch already downloaded are reused; then
+// opts.CacheDir/checkpoints, downloading into it if the file is not there. Either copy is checked against the
+// SHA-256 prefix in the file name. (A checkpoint of one's own is not fetched: give its path to FromCheckpoint.)
+func (w Weights) Fetch(ctx context.Context, opts FetchOptions) (string, error) {
+	hubOpts := hub.Options{SHA256Prefix: w.SHA256Prefix(), Progress: opts.Progress}
 	if torchCopy := torchHubCheckpoint(w.FileName()); torchCopy != "" {
-		if err := hub.Verify(torchCopy, opts); err != nil {
+		if err := hub.Verify(torchCopy, hubOpts); err != nil {
 			return "", fmt.Errorf("models: torch.hub's copy %s: %w", torchCopy, err)
 		}
 		return torchCopy, nil
 	}
-	local, err := hub.Fetch(ctx, w.URL, "checkpoints", opts)
+	cache := opts.CacheDir
+	if cache == "" {
+		var err error
+		if cache, err = hub.DefaultCacheDir(); err != nil {
+			return "", fmt.Errorf("models: %w", err)
+		}
+	}
+	dir := filepath.Join(cache, "checkpoints")
+	local, err := hub.Fetch(ctx, w.URL, dir, hubOpts)
 	if err != nil {
-		dir, _ := hub.CacheDir()
-		return "", fmt.Errorf("models: cannot get the %s weights: %w\nOffline? Copy %s into %s, or set %s to "+
-			"the file's path", w.Name, err, w.FileName(), filepath.Join(dir, "checkpoints"), WeightsEnvVar)
+		return "", fmt.Errorf("models: cannot get the %s weights: %w\nOffline? Copy %s into %s, or start from a "+
+			"checkpoint file instead (--weights FILE, or HYMENOPTERA_WEIGHTS in the notebooks)", w.Name, err,
+			w.FileName(), dir)
 	}
 	return local, nil
 }
@@ -110,8 +119,8 @@ func torchHubCheckpoint(name string) string {
 }
 
 // Pretrained returns a ResNet-18 with these weights, fetched as Fetch does, its Classes set to the categories.
-func Pretrained(ctx context.Context, backend compute.Backend, w Weights, progress io.Writer) (*ResNet, error) {
-	file, err := w.Fetch(ctx, progress)
+func Pretrained(ctx context.Context, backend compute.Backend, w Weights, opts FetchOptions) (*ResNet, error) {
+	file, err := w.Fetch(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +134,14 @@ func Pretrained(ctx context.Context, backend compute.Backend, w Weights, progres
 	return m, nil
 }
 
+// checkpointElements bounds what loading a checkpoint may allocate: a few times the largest model a file meant
+// for ResNet-18 should hold (a ResNet-50 still loads far enough to be named as one).
+const checkpointElements = 6 * 11_689_512
+
 // FromCheckpoint builds a ResNet-18 from a checkpoint file (.pth in either PyTorch format, or .safetensors with
-// torchvision key names), with the head size the checkpoint has.
+// torchvision key names), with the head size the checkpoint has. The file is untrusted input: what it makes the
+// loader allocate is bounded (statedict.LoadBounded), a deeper ResNet is named as such, and weights that are not
+// finite numbers (the checkpoint of a training that diverged) are refused naming the key.
 func FromCheckpoint(backend compute.Backend, file string) (*ResNet, error) {
 	m, err := ResNet18(backend, Options{})
 	if err != nil {
@@ -136,4 +151,48 @@ func FromCheckpoint(backend compute.Backend, file string) (*ResNet, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// readCheckpoint reads a ResNet checkpoint file, bounded by what a ResNet-18 can hold, and refuses other
+// architectures and non-finite weights, naming the file.
+func readCheckpoint(file string) (*statedict.StateDict, error) {
+	sd, err := statedict.LoadBounded(file, checkpointElements)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkArchitecture(sd, file); err != nil {
+		return nil, err
+	}
+	if err := checkFinite(sd, file); err != nil {
+		return nil, err
+	}
+	return sd, nil
+}
+
+// checkArchitecture names the torchvision ResNet that a checkpoint of another depth holds, from the keys only
+// that depth has: bottleneck blocks (conv3) for ResNet-50/101/152, a third block in layer1 for ResNet-34.
+func checkArchitecture(sd *statedict.StateDict, file string) error {
+	var other string
+	switch {
+	case sd.Tensors["layer1.0.conv3.weight"] != nil:
+		other = "a ResNet-50, -101 or -152 (bottleneck blocks: it has layer1.0.conv3.weight)"
+	case sd.Tensors["layer1.2.conv1.weight"] != nil:
+		other = "a ResNet-34 (three blocks in layer1: it has layer1.2.conv1.weight)"
+	default:
+		return nil
+	}
+	return fmt.Errorf("models: %s holds %s checkpoint; this model is ResNet-18", file, other)
+}
+
+// checkFinite refuses floating-point values that are NaN or infinite.
+func checkFinite(sd *statedict.StateDict, file string) error {
+	for _, key := range sd.Keys {
+		for _, v := range sd.Tensors[key].Float32 {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("models: %s: %s holds %v values: the weights of a training that diverged "+
+					"cannot classify anything", file, key, v)
+			}
+		}
+	}
+	return nil
 }

@@ -14,7 +14,7 @@ import (
 
 // parseZip reads torch's zip format (torch.save since PyTorch 1.6): <archive>/data.pkl is the pickle, and each
 // storage is the record <archive>/data/<key>, holding its raw little-endian bytes.
-func parseZip(data []byte) (*StateDict, error) {
+func parseZip(data []byte, budget int) (*StateDict, error) {
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return nil, fmt.Errorf("corrupt or truncated zip archive: %w", err)
@@ -46,17 +46,22 @@ func parseZip(data []byte) (*StateDict, error) {
 			return nil, fmt.Errorf("byte order %q: only little-endian files are supported", order)
 		}
 	}
-	pkl, err := readRecord(records[prefix+"data.pkl"], -1)
+	pklRecord := records[prefix+"data.pkl"]
+	if pklRecord.UncompressedSize64 > maxPickleBytes {
+		return nil, fmt.Errorf("record %s holds %d bytes, more than a state dict's pickle (at most %d)",
+			pklRecord.Name, pklRecord.UncompressedSize64, maxPickleBytes)
+	}
+	pkl, err := readRecord(pklRecord, -1)
 	if err != nil {
 		return nil, err
 	}
-	obj, err := unpickleTorch(bytes.NewReader(pkl), func(fields []any) (any, error) {
+	obj, _, err := unpickleTorch(pkl, func(fields []any) (any, error) {
 		return newStorageRef(fields)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%sdata.pkl: %w", prefix, err)
 	}
-	return stateDictFromPickle(obj, func(s *storageRef) (storageValues, error) {
+	return stateDictFromPickle(obj, budget, func(s *storageRef) (storageValues, error) {
 		name := prefix + "data/" + s.key
 		f, ok := records[name]
 		if !ok {
@@ -82,7 +87,8 @@ func readRecord(f *zip.File, size int64) ([]byte, error) {
 	defer r.Close()
 	// One allocation of the right size (unless the header lies beyond reason); reading to EOF makes the zip reader
 	// check the CRC.
-	buf := bytes.NewBuffer(make([]byte, 0, min(f.UncompressedSize64, maxElements)+bytes.MinRead))
+	// (The callers bound the size; archive/zip refuses a record longer than its header says.)
+	buf := bytes.NewBuffer(make([]byte, 0, f.UncompressedSize64+bytes.MinRead))
 	if _, err := buf.ReadFrom(r); err != nil {
 		return nil, fmt.Errorf("record %s: %w", f.Name, err)
 	}
@@ -101,12 +107,13 @@ const legacyProtocolVersion = 1001
 // parseLegacy reads torch's legacy format (torch.save with _use_new_zipfile_serialization=False, and every file
 // from PyTorch 0.4 to 1.5): five pickles in a row (magic number, protocol version, system info, the object, the
 // storage keys), then for each key the storage's element count as an int64 and its raw bytes.
-func parseLegacy(data []byte) (*StateDict, error) {
-	r := bytes.NewReader(data)
+func parseLegacy(data []byte, budget int) (*StateDict, error) {
+	rest := data
 	header := func(what string) (any, error) {
-		obj, err := unpickleTorch(r, func([]any) (any, error) {
+		obj, after, err := unpickleTorch(rest, func([]any) (any, error) {
 			return nil, fmt.Errorf("unexpected storage in the %s", what)
 		})
+		rest = after
 		if err != nil {
 			return nil, fmt.Errorf("legacy %s: %w", what, err)
 		}
@@ -133,7 +140,7 @@ func parseLegacy(data []byte) (*StateDict, error) {
 	}
 
 	storages := map[string]*storageRef{}
-	obj, err := unpickleTorch(r, func(fields []any) (any, error) {
+	obj, after, err := unpickleTorch(rest, func(fields []any) (any, error) {
 		s, err := newStorageRef(fields)
 		if err != nil {
 			return nil, err
@@ -150,15 +157,16 @@ func parseLegacy(data []byte) (*StateDict, error) {
 	if err != nil {
 		return nil, fmt.Errorf("legacy pickle: %w", err)
 	}
+	rest = after
 	keysObj, err := header("storage keys")
 	if err != nil {
 		return nil, err
 	}
-	raw, err := legacyStorageBytes(keysObj, storages, data[len(data)-r.Len():])
+	raw, err := legacyStorageBytes(keysObj, storages, rest)
 	if err != nil {
 		return nil, err
 	}
-	return stateDictFromPickle(obj, func(s *storageRef) (storageValues, error) {
+	return stateDictFromPickle(obj, budget, func(s *storageRef) (storageValues, error) {
 		return decodeStorage(s.dtype, raw[s.key]), nil
 	})
 }

@@ -30,7 +30,7 @@ const safetensorsMetadataKey = "__metadata__"
 
 // parseSafetensors reads the safetensors format: a little-endian u64 header size, a JSON header mapping names to
 // entries (in the file's order, which Keys keeps), then the tensors' bytes.
-func parseSafetensors(data []byte) (*StateDict, error) {
+func parseSafetensors(data []byte, budget int) (*StateDict, error) {
 	size := binary.LittleEndian.Uint64(data)
 	if size > uint64(len(data)-8) {
 		return nil, fmt.Errorf("safetensors header claims %d bytes, the file has %d after the size field (truncated?)",
@@ -42,6 +42,7 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 		return nil, fmt.Errorf("safetensors header is not a JSON object")
 	}
 	sd := New()
+	elements := 0
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -61,10 +62,11 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 		if _, dup := sd.Tensors[key]; dup {
 			return nil, fmt.Errorf("safetensors header lists tensor %q twice", key)
 		}
-		t, err := entry.tensor(body)
+		t, err := entry.tensor(body, budget-elements)
 		if err != nil {
 			return nil, fmt.Errorf("safetensors header, tensor %q: %w", key, err)
 		}
+		elements += len(t.Float32) + len(t.Int64)
 		sd.Set(key, t)
 	}
 	if _, err := dec.Token(); err != nil {
@@ -76,8 +78,9 @@ func parseSafetensors(data []byte) (*StateDict, error) {
 	return sd, nil
 }
 
-// tensor checks the entry against the data section and decodes its bytes.
-func (e *safetensorsEntry) tensor(body []byte) (*Tensor, error) {
+// tensor checks the entry against the data section and the elements left in the load's budget, then decodes
+// its bytes.
+func (e *safetensorsEntry) tensor(body []byte, budget int) (*Tensor, error) {
 	dtype, ok := safetensorsDTypes[e.DType]
 	if !ok {
 		return nil, fmt.Errorf("unknown dtype %q", e.DType)
@@ -93,6 +96,9 @@ func (e *safetensorsEntry) tensor(body []byte) (*Tensor, error) {
 	n, err := numElements(t.Shape)
 	if err != nil {
 		return nil, err
+	}
+	if n > budget {
+		return nil, fmt.Errorf("shape %v: more elements than the model this file is loaded for can hold", t.Shape)
 	}
 	if end-begin != n*dtype.size() {
 		return nil, fmt.Errorf("data_offsets [%d, %d] hold %d bytes, shape %v of %s needs %d",

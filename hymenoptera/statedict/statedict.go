@@ -173,17 +173,44 @@ func (sd *StateDict) check() error {
 // errNotCheckpoint is wrapped by Load's error for files in none of the formats it reads.
 var errNotCheckpoint = errors.New("not a PyTorch checkpoint (zip or legacy format) nor a safetensors file")
 
+// DefaultMaxElements is Load's budget: the elements (tensor values, and storages they are copied from) that one
+// file may make it allocate. It is four times the largest torchvision ResNet (ResNet-152, 60 million parameters)
+// counted twice, about 2 GB of float32 at most.
+const DefaultMaxElements = 1 << 29
+
+// maxPickleBytes bounds a zip checkpoint's data.pkl record, which holds only the state dict's structure (tens of
+// kilobytes for a ResNet); a larger record, compressed to a few bytes, would only be there to exhaust memory.
+const maxPickleBytes = 1 << 26
+
 // Load reads a state dict from a torch.save file (zip or legacy format) or a safetensors file. A checkpoint that
 // wraps the state dict in a dict under "state_dict" or "model" (as training scripts save them) is unwrapped; the
 // rest of such a checkpoint (optimizer state, epoch, arguments) is skipped. Metadata comes from where SavePTH and
 // SaveSafetensors put it, and is empty for files written elsewhere (except a safetensors __metadata__).
-// Errors name the file.
+// Errors name the file. A file is untrusted input: its pickle runs no code, and what it makes Load allocate is
+// bounded (see LoadBounded; Load's budget is DefaultMaxElements).
 func Load(path string) (*StateDict, error) {
+	return LoadBounded(path, DefaultMaxElements)
+}
+
+// LoadBounded is Load for a file whose tensors hold at most maxElements values in all: the caller knows the model
+// the file is for and passes a small multiple of its size. Every tensor's view is checked against its storage
+// (no view may hold more elements than the storage it reads, as a stride-0 expand would), and the elements to
+// allocate against maxElements, before any tensor data is read; a file too large for that budget is not even
+// read. So no file, however crafted, makes the process allocate more than a small multiple of maxElements values.
+func LoadBounded(path string, maxElements int) (*StateDict, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("statedict: %w", err)
+	}
+	if limit := 8*int64(maxElements) + maxPickleBytes; info.Size() > limit {
+		return nil, fmt.Errorf("statedict: %s: a file of %d bytes, larger than a checkpoint of at most %d values "+
+			"can be (%d bytes)", path, info.Size(), maxElements, limit)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("statedict: %w", err)
 	}
-	sd, err := parse(data)
+	sd, err := parse(data, maxElements)
 	if err != nil {
 		return nil, fmt.Errorf("statedict: %s: %w", path, err)
 	}
@@ -191,7 +218,7 @@ func Load(path string) (*StateDict, error) {
 }
 
 // parse dispatches on the content; a panic from the pickle decoder on malformed input becomes an error.
-func parse(data []byte) (sd *StateDict, err error) {
+func parse(data []byte, budget int) (sd *StateDict, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			sd, err = nil, fmt.Errorf("malformed file: %v", r)
@@ -199,13 +226,13 @@ func parse(data []byte) (sd *StateDict, err error) {
 	}()
 	switch {
 	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
-		return parseZip(data)
+		return parseZip(data, budget)
 	case len(data) > 0 && data[0] == pickleProto:
-		return parseLegacy(data)
+		return parseLegacy(data, budget)
 	case len(data) > 512 && string(data[257:262]) == "ustar":
 		return nil, errors.New("an early PyTorch tar-format checkpoint, unsupported: load it with torch and save it again")
 	case looksLikeSafetensors(data):
-		return parseSafetensors(data)
+		return parseSafetensors(data, budget)
 	}
 	head := data[:min(len(data), 16)]
 	return nil, fmt.Errorf("%w (%d bytes, starting %q)", errNotCheckpoint, len(data), head)

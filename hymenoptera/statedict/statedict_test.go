@@ -316,7 +316,7 @@ func TestLoadRejectsEveryTruncation(t *testing.T) {
 			t.Fatal(err)
 		}
 		for n := range len(data) {
-			if sd, err := parse(data[:n]); err == nil {
+			if sd, err := parse(data[:n], DefaultMaxElements); err == nil {
 				t.Errorf("%s cut to %d of %d bytes loaded %d keys, want an error", name, n, len(data), len(sd.Keys))
 			}
 		}

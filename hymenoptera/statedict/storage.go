@@ -111,29 +111,47 @@ func (ref *tensorRef) materialize(values storageValues, exclusive bool) (*Tensor
 	return t, err
 }
 
-// gather returns the elements of the strided view (offset, shape, stride) of src in row-major order. Views may
-// overlap, repeat elements (stride 0, from expand) or skip them (slices, transposes), as torch.save keeps them.
-// The result is a copy, unless src is exclusive (used by nothing else) and the view covers it exactly.
-func gather[T any](src []T, offset int, shape, stride []int, exclusive bool) ([]T, error) {
+// elements checks the view against its storage before any of the storage's bytes is read, and returns the view's
+// element count. A view must stay inside its storage and hold no more elements than the storage: torch.save keeps
+// an expanded tensor (stride 0) as its few real elements, so a file of a few hundred bytes could otherwise ask
+// for a tensor of gigabytes; no state dict of a model holds such a view.
+func (ref *tensorRef) elements() (int, error) {
+	shape, stride := ref.shape, ref.stride
 	if len(shape) != len(stride) {
-		return nil, fmt.Errorf("shape %v and stride %v differ in rank", shape, stride)
+		return 0, fmt.Errorf("shape %v and stride %v differ in rank", shape, stride)
 	}
+	n, err := numElements(shape)
+	if err != nil || n == 0 {
+		return n, err
+	}
+	if ref.offset < 0 || ref.offset > maxElements {
+		return 0, fmt.Errorf("invalid storage offset %d", ref.offset)
+	}
+	last := ref.offset // at most maxElements·(1+34): only 34 dimensions can exceed 1 when n ≤ maxElements
+	for i, d := range shape {
+		if stride[i] < 0 || (stride[i] > 0 && d-1 > maxElements/stride[i]) {
+			return 0, fmt.Errorf("invalid stride %v for shape %v", stride, shape)
+		}
+		last += (d - 1) * stride[i]
+	}
+	if last >= ref.storage.numel {
+		return 0, fmt.Errorf("view (offset %d, shape %v, stride %v) reaches past its storage of %d elements",
+			ref.offset, shape, stride, ref.storage.numel)
+	}
+	if n > ref.storage.numel {
+		return 0, fmt.Errorf("view of shape %v (stride %v) repeats the %d elements of its storage %d times over: "+
+			"an expanded tensor, not a model's weights", shape, stride, ref.storage.numel, n/ref.storage.numel)
+	}
+	return n, nil
+}
+
+// gather returns the elements of the strided view (offset, shape, stride) of src in row-major order, a view that
+// elements has checked. Views may overlap or skip elements (slices, transposes), as torch.save keeps them. The
+// result is a copy, unless src is exclusive (used by nothing else) and the view covers it exactly.
+func gather[T any](src []T, offset int, shape, stride []int, exclusive bool) ([]T, error) {
 	n, err := numElements(shape)
 	if err != nil {
 		return nil, err
-	}
-	last := offset
-	for i, d := range shape {
-		if stride[i] < 0 {
-			return nil, fmt.Errorf("negative stride in %v", stride)
-		}
-		if d > 0 {
-			last += (d - 1) * stride[i]
-		}
-	}
-	if n > 0 && (offset < 0 || last >= len(src)) {
-		return nil, fmt.Errorf("view (offset %d, shape %v, stride %v) reaches past its storage of %d elements",
-			offset, shape, stride, len(src))
 	}
 	contiguous := isContiguous(shape, stride)
 	if exclusive && contiguous && offset == 0 && n == len(src) && n > 0 {
@@ -169,8 +187,8 @@ func gather[T any](src []T, offset int, shape, stride []int, exclusive bool) ([]
 	return dst, nil
 }
 
-// maxElements bounds the size of a tensor, so that a corrupt shape is an error rather than an allocation that
-// exhausts memory or overflows.
+// maxElements bounds every count read from a file (a shape's product, a storage's size, a stride), so that
+// arithmetic on them cannot overflow; what may be allocated is bounded much lower, by the Load's element budget.
 const maxElements = 1 << 34
 
 // numElements returns the number of elements of shape (1 for a 0-dim tensor), checking its dimensions.

@@ -97,9 +97,14 @@ func findTorchClass(module, name string) (any, error) {
 	return &opaqueClass{module, name}, nil
 }
 
-// unpickleTorch decodes one torch pickle from r, leaving r just past its STOP opcode. Persistent ids, which torch
-// writes for storages, go to persistentLoad with the id's fields after the "storage" tag.
-func unpickleTorch(r *bytes.Reader, persistentLoad func(fields []any) (any, error)) (any, error) {
+// unpickleTorch decodes the torch pickle at the start of data and returns it with the bytes after its STOP opcode.
+// Persistent ids, which torch writes for storages, go to persistentLoad with the id's fields after the "storage"
+// tag.
+func unpickleTorch(data []byte, persistentLoad func(fields []any) (any, error)) (any, []byte, error) {
+	if err := checkPickleLengths(data); err != nil {
+		return nil, nil, err
+	}
+	r := bytes.NewReader(data)
 	u := pickle.NewUnpickler(r)
 	u.FindClass = findTorchClass
 	u.PersistentLoad = func(id any) (any, error) {
@@ -118,9 +123,9 @@ func unpickleTorch(r *bytes.Reader, persistentLoad func(fields []any) (any, erro
 	}
 	obj, err := u.Load()
 	if err != nil {
-		return nil, fmt.Errorf("malformed or truncated pickle: %w", err)
+		return nil, nil, fmt.Errorf("malformed or truncated pickle: %w", err)
 	}
-	return obj, nil
+	return obj, data[len(data)-r.Len():], nil
 }
 
 // newStorageRef checks the common fields of a storage persistent id: (storage class, key, location, numel).
@@ -186,8 +191,9 @@ func lookup(entries []dictEntry, key string) (any, bool) {
 var wrapperKeys = []string{"state_dict", "model"}
 
 // stateDictFromPickle turns the object torch.save pickled into a StateDict, unwrapping a checkpoint dict, and
-// reading each tensor's storage with values (called once per storage key).
-func stateDictFromPickle(obj any, values func(*storageRef) (storageValues, error)) (*StateDict, error) {
+// reading each tensor's storage with values (called once per storage key). Every view is checked against its
+// storage, and the elements to allocate against budget, before any storage is read.
+func stateDictFromPickle(obj any, budget int, values func(*storageRef) (storageValues, error)) (*StateDict, error) {
 	entries, attrs, ok := dictEntries(obj)
 	if !ok {
 		return nil, fmt.Errorf("the file holds a pickled %s, not a dict of tensors (for a model, save model.state_dict())",
@@ -205,6 +211,7 @@ func stateDictFromPickle(obj any, values func(*storageRef) (storageValues, error
 		break
 	}
 	users := map[string]int{} // Tensors per storage key.
+	cost := 0                 // Elements to allocate: each storage read, and each tensor copied out of one.
 	for _, e := range entries {
 		key, ok := e.key.(string)
 		if !ok {
@@ -214,7 +221,18 @@ func stateDictFromPickle(obj any, values func(*storageRef) (storageValues, error
 		if !ok {
 			return nil, fmt.Errorf("key %q holds a %s, not a tensor", key, describe(e.value))
 		}
+		n, err := ref.elements()
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", key, err)
+		}
+		if users[ref.storage.key] == 0 {
+			cost += ref.storage.numel
+		}
 		users[ref.storage.key]++
+		if cost += n; cost > budget {
+			return nil, fmt.Errorf("key %q: the tensors up to it need more than %d elements, more than the model "+
+				"this file is loaded for can hold", key, budget)
+		}
 	}
 	sd := New()
 	cache := map[string]storageValues{}

@@ -80,6 +80,17 @@ type Config struct {
 	// (default NewTerminalProgress on os.Stderr).
 	Log      io.Writer
 	Progress Progress
+	// Fingerprint describes what else a resumed run must share with the one it continues (the data, image
+	// size, batch size, seed...): a resume names each difference.
+	Fingerprint map[string]string
+}
+
+// settings are the hyperparameters a resumed run must share with the one it continues; the learning rate is
+// the schedule's initial one.
+func (c *Config) settings() runSettings {
+	return runSettings{Scenario: string(c.Scenario), FrozenBatchNorm: c.FrozenBatchNorm, LR: c.Scheduler.InitialLR(),
+		Momentum: c.Optimizer.Momentum, WeightDecay: c.Optimizer.WeightDecay, Nesterov: c.Optimizer.Nesterov,
+		StepSize: c.Scheduler.StepSize, Gamma: c.Scheduler.Gamma}
 }
 
 func (c *Config) validate() error {
@@ -126,23 +137,11 @@ func TrainModel(ctx context.Context, m *models.ResNet, trainData, valData Batche
 	if err != nil {
 		return History{}, err
 	}
-	run, err := openRun(cfg.CheckpointDir, stepper, cfg.Scheduler, cfg.FrozenBatchNorm)
+	run, err := openRun(cfg, stepper)
 	if err != nil {
 		return History{}, err
 	}
-	switch {
-	case run.Resumed() && !cfg.Resume:
-		return History{}, fmt.Errorf("train: %s already holds a run (%d epochs done): pass Resume to continue it, "+
-			"or use another directory", cfg.CheckpointDir, run.NextEpoch())
-	case run.Resumed():
-		fmt.Fprintf(cfg.Log, "Resuming from %s after epoch %d/%d\n", cfg.CheckpointDir, run.NextEpoch()-1,
-			cfg.Epochs-1)
-	default:
-		// As the tutorial does, the starting weights are the best until an epoch beats them.
-		if err := m.Save(run.BestPath()); err != nil {
-			return History{}, err
-		}
-	}
+	defer run.Close()
 	if cfg.Progress == nil {
 		cfg.Progress = NewTerminalProgress(os.Stderr, trainData.Len(), valData.Len())
 	}
@@ -151,14 +150,8 @@ func TrainModel(ctx context.Context, m *models.ResNet, trainData, valData Batche
 	start := time.Now()
 	for epoch := run.NextEpoch(); epoch < cfg.Epochs; epoch++ {
 		fmt.Fprintf(cfg.Log, "Epoch %d/%d\n----------\n", epoch, cfg.Epochs-1)
-		best := run.BestAccuracy()
 		if err := loop.epoch(epoch); err != nil {
 			return run.History(), err
-		}
-		if run.BestAccuracy() > best {
-			if err := m.Save(run.BestPath()); err != nil {
-				return run.History(), err
-			}
 		}
 		fmt.Fprintln(cfg.Log)
 		cfg.Progress.Epoch(run.History())
@@ -210,6 +203,11 @@ func (r *trainingRun) epoch(epoch int) error {
 	if err != nil {
 		return err
 	}
+	if r.run.current.Val.Accuracy > r.run.BestAccuracy() {
+		if err := r.run.SaveBest(); err != nil {
+			return err
+		}
+	}
 	return r.run.EndEpoch()
 }
 
@@ -230,6 +228,9 @@ func (r *trainingRun) phase(name string, epoch int, step func(dataloader.Batch) 
 		batch.Release() // the step copied the batch into tensors
 		if err != nil {
 			return fmt.Errorf("train: epoch %d, %s batch %d: %w", epoch, name, done, err)
+		}
+		if err := checkLoss(result.Loss, epoch, name, done); err != nil {
+			return err
 		}
 		lossSum += result.Loss * float64(result.Count)
 		total.Correct += result.Correct

@@ -204,9 +204,13 @@ func TestCheckpointDirectoryErrors(t *testing.T) {
 	cfg := tinyConfig(dir, 2)
 	cfg.Resume = true
 	cfg.Optimizer.LR = 0.5
-	expectError("other settings", cfg, "settings")
+	expectError("other settings", cfg, "other settings", "lr was 0.01, now 0.5")
 
-	last := filepath.Join(dir, "last.pth")
+	lasts, err := filepath.Glob(filepath.Join(dir, "last-*.pth"))
+	if err != nil || len(lasts) != 1 {
+		t.Fatalf("want one last-*.pth in %s, got %v (%v)", dir, lasts, err)
+	}
+	last := lasts[0]
 	data, err := os.ReadFile(last)
 	if err != nil {
 		t.Fatal(err)
@@ -217,12 +221,13 @@ func TestCheckpointDirectoryErrors(t *testing.T) {
 	}
 	cfg = tinyConfig(dir, 2)
 	cfg.Resume = true
-	expectError("damaged last.pth", cfg, "corrupt checkpoint directory", "last.pth")
+	// The damage is named, and best.pth said to be intact, not to be deleted with the directory.
+	expectError("damaged last.pth", cfg, "is damaged", last, "best.pth is intact")
 
 	if err := os.WriteFile(filepath.Join(dir, "state.json"), []byte("{not json"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	expectError("damaged state.json", cfg, "corrupt checkpoint directory", "state.json")
+	expectError("damaged state.json", cfg, "is damaged", "state.json")
 }
 
 // TestFrozenBatchNormKeepsBackbone: with the opt-in frozen BatchNorm, nothing of the backbone changes, running

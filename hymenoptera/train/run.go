@@ -7,51 +7,48 @@ import (
 	"time"
 )
 
-// Run is a training run's checkpoint folder, as a training loop uses it: it resumes an interrupted run (the
-// model's last weights, SGD's momentum, the schedule and the history), records each phase's loss and accuracy,
-// and saves what a resumed run needs after every epoch (see checkpoint.go). best.pth, the tutorial's
-// best_model_params_path, is the loop's to write (BestPath), as the tutorial's loop does.
+// Run is a training run's checkpoint folder, as a training loop uses it: it holds the folder's lock, resumes an
+// interrupted run (the model's last weights, SGD's momentum, the schedule and the history), records each phase's
+// loss and accuracy, and saves what a resumed run needs after every epoch, crash-safely (see checkpoint.go).
+// best.pth, the tutorial's best_model_params_path, gets the starting weights on a new run, and the loop saves the
+// weights of a better epoch with SaveBest, as the tutorial's loop does.
 type Run struct {
 	dir       string
 	stepper   *Stepper
 	scheduler *StepLR
 	state     runState
+	release   func()      // the folder's lock
 	current   EpochRecord // the epoch being recorded
 	mark      time.Time   // when the current phase started
 }
 
-// OpenRun opens dir for a run of stepper's model and optimizer under scheduler. When dir holds an interrupted run
-// with the same settings, it is resumed: the model, the momentum buffers and the schedule are put back as they
-// were after its last completed epoch, and NextEpoch says where to continue. Otherwise the run starts at epoch 0.
-func OpenRun(dir string, stepper *Stepper, scheduler *StepLR) (*Run, error) {
-	return openRun(dir, stepper, scheduler, false)
+// OpenRun opens dir for a run of stepper's model and optimizer under scheduler, locking it against other runs
+// until Close (or the process's end). With resume, an interrupted run saved there with the same settings is
+// resumed: the model, the momentum buffers and the schedule are put back as they were after its last completed
+// epoch, and NextEpoch says where to continue. Without it, a run already saved there is an error. A new run
+// starts at epoch 0, its starting weights saved as best.pth.
+func OpenRun(dir string, resume bool, stepper *Stepper, scheduler *StepLR) (*Run, error) {
+	return openRun(Config{Scenario: Scenario(filepath.Base(dir)), CheckpointDir: dir, Resume: resume,
+		Optimizer: stepper.optimizer, Scheduler: scheduler, Log: os.Stdout}, stepper)
 }
 
-func openRun(dir string, stepper *Stepper, scheduler *StepLR, frozenBatchNorm bool) (*Run, error) {
-	if scheduler.Optimizer != stepper.optimizer {
+// openRun opens cfg.CheckpointDir for a run of stepper with cfg's settings.
+func openRun(cfg Config, stepper *Stepper) (*Run, error) {
+	if cfg.Scheduler.Optimizer != stepper.optimizer {
 		return nil, fmt.Errorf("train: the scheduler steps another optimizer than the stepper's")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("train: %w", err)
-	}
-	o := stepper.optimizer
-	settings := runSettings{Scenario: filepath.Base(dir), FrozenBatchNorm: frozenBatchNorm, LR: scheduler.InitialLR(),
-		Momentum: o.Momentum, WeightDecay: o.WeightDecay, Nesterov: o.Nesterov, StepSize: scheduler.StepSize,
-		Gamma: scheduler.Gamma}
-	r := &Run{dir: dir, stepper: stepper, scheduler: scheduler}
-	state, err := loadState(dir, stepper.model, stepper, settings)
-	switch {
-	case err == nil:
-		r.state = state
-	case isNotExist(err):
-		r.state = runState{Settings: settings, BestEpoch: -1}
-	default:
+	state, release, err := startRun(cfg, stepper.model, stepper)
+	if err != nil {
 		return nil, err
 	}
-	scheduler.setEpoch(r.state.CompletedEpochs)
+	r := &Run{dir: cfg.CheckpointDir, stepper: stepper, scheduler: cfg.Scheduler, state: state, release: release}
+	cfg.Scheduler.setEpoch(state.CompletedEpochs)
 	r.startEpoch()
 	return r, nil
 }
+
+// Close gives the folder's lock back. The run must not be used after it.
+func (r *Run) Close() { r.release() }
 
 // Dir is the run's folder.
 func (r *Run) Dir() string { return r.dir }
@@ -91,6 +88,11 @@ func (r *Run) Record(phase string, loss, accuracy float64, n int) error {
 	}
 	return nil
 }
+
+// SaveBest saves the model's current weights as the run's best (the tutorial's torch.save(model.state_dict(),
+// best_model_params_path)). They replace best.pth when EndEpoch commits the epoch, so that an interruption never
+// leaves best.pth from a later epoch than the run resumes from.
+func (r *Run) SaveBest() error { return saveBest(r.dir, r.stepper.model) }
 
 // EndEpoch closes the current epoch: its record joins the history, and the model's weights, the momentum buffers
 // and the state are saved so that an interruption from now on resumes after this epoch.

@@ -22,11 +22,11 @@ type Data struct {
 	ValPaths []string
 }
 
-// LoadData downloads and extracts the dataset where needed (see datasets.DownloadHymenoptera: the source is
-// the settings' DataSource, else $HYMENOPTERA_DATA_URL, else the tutorial's URL), reads both splits with ImageFolder and builds their loaders with
+// LoadData downloads and extracts the dataset where needed (see datasets.DownloadHymenoptera, with
+// Settings.DownloadOptions), reads both splits with ImageFolder and builds their loaders with
 // the settings' batch size, image size, seed and, with MaxImages, a class-balanced subset of each split.
 func LoadData(ctx context.Context, s Settings) (*Data, error) {
-	dir, err := datasets.DownloadHymenoptera(ctx, datasets.DownloadOptions{Source: s.DataSource})
+	dir, err := DownloadData(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -113,4 +113,15 @@ func balancedSubset(folder *datasets.ImageFolder, max int) (dataloader.Dataset, 
 func (s Settings) Subset(folder *datasets.ImageFolder) dataloader.Dataset {
 	subset, _ := balancedSubset(folder, s.MaxImages)
 	return subset
+}
+
+// DownloadData returns the directory holding the dataset's train/ and val/ (the tutorial's
+// data/hymenoptera_data), downloading and extracting the zip the settings name on first use (see
+// datasets.DownloadHymenoptera).
+func DownloadData(ctx context.Context, s Settings) (string, error) {
+	download, err := s.DownloadOptions(nil)
+	if err != nil {
+		return "", err
+	}
+	return datasets.DownloadHymenoptera(ctx, download)
 }

@@ -2,6 +2,8 @@ package tutorial
 
 import (
 	"context"
+	"flag"
+	"io"
 	"strings"
 	"testing"
 
@@ -11,9 +13,7 @@ import (
 
 // TestFromEnv: the tutorial's defaults, overridden by HYMENOPTERA_* variables; a bad value names the variable.
 func TestFromEnv(t *testing.T) {
-	for _, name := range []string{EnvEpochs, EnvBatch, EnvImageSize, EnvMaxImages, EnvSeed, EnvWorkers, EnvRuns, EnvResume} {
-		t.Setenv(name, "")
-	}
+	clearEnv(t)
 	s, err := FromEnv()
 	if err != nil || s.Epochs != 25 || s.BatchSize != 4 || s.ImageSize != 224 || s.MaxImages != 0 || s.Resume {
 		t.Fatalf("defaults: %+v, %v", s, err)
@@ -28,13 +28,75 @@ func TestFromEnv(t *testing.T) {
 	if dir, err := s.RunDir("fixed"); err != nil || dir != "/tmp/somewhere/fixed" {
 		t.Errorf("RunDir = %q, %v", dir, err)
 	}
-	for name, value := range map[string]string{EnvEpochs: "zero", EnvImageSize: "16", EnvSeed: "1.5", EnvResume: "maybe"} {
+	for name, value := range map[string]string{EnvEpochs: "zero", EnvImageSize: "16", EnvSeed: "1.5", EnvResume: "maybe",
+		EnvLR: "Inf", EnvWorkers: "-1", EnvDataSkipChecksum: "yes please"} {
 		t.Run(name, func(t *testing.T) {
 			t.Setenv(name, value)
 			if _, err := FromEnv(); err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), value) {
 				t.Errorf("%s=%s gave %v, want an error naming both", name, value, err)
 			}
 		})
+	}
+}
+
+func clearEnv(t *testing.T) {
+	for _, e := range settings {
+		t.Setenv(e.env, "")
+	}
+}
+
+// TestFlagsOverrideEnv: the environment gives the flags' defaults, a flag given wins, the sources are named, and
+// a bad flag value is an error naming the flag and the value.
+func TestFlagsOverrideEnv(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(EnvEpochs, "1")
+	t.Setenv(EnvImageSize, "64")
+	t.Setenv(EnvLR, "0.01")
+	s, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	s.Flags(fs, "epochs", "image-size", "lr", "weights", "resume")
+	if err := fs.Parse([]string{"--lr", "0.5", "--resume"}); err != nil {
+		t.Fatal(err)
+	}
+	s.RecordFlags(fs)
+	if s.Epochs != 1 || s.ImageSize != 64 || s.LR != 0.5 || !s.Resume || s.Weights != "" {
+		t.Errorf("settings %+v", s)
+	}
+	want := "epochs=1 ($HYMENOPTERA_EPOCHS), image-size=64 ($HYMENOPTERA_IMAGE_SIZE), lr=0.5 (--lr), resume=true (--resume)"
+	if got := s.DescribeSources(); got != want {
+		t.Errorf("DescribeSources = %q, want %q", got, want)
+	}
+	for _, bad := range [][]string{{"--lr", "NaN"}, {"--lr", "Inf"}, {"--lr", "-1"}, {"--epochs", "abc"}} {
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		s.Flags(fs, "epochs", "lr")
+		if err := fs.Parse(bad); err == nil || !strings.Contains(err.Error(), bad[0][2:]) || !strings.Contains(err.Error(), bad[1]) {
+			t.Errorf("%q: %v, want an error naming the flag and the value", bad, err)
+		}
+	}
+}
+
+// TestLibraryOptionsFromSettings: the cache, data and weights settings reach the library as explicit options.
+func TestLibraryOptionsFromSettings(t *testing.T) {
+	clearEnv(t)
+	t.Setenv(EnvCache, "/c")
+	t.Setenv(EnvDataSkipChecksum, "1")
+	t.Setenv(EnvWeights, "/nonexistent/w.pth")
+	s, err := FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := s.DownloadOptions(nil)
+	if err != nil || opts.Dir != "/c/data" || !opts.SkipChecksum {
+		t.Errorf("DownloadOptions = %+v, %v", opts, err)
+	}
+	if _, err := s.WeightsFile(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "/nonexistent/w.pth") ||
+		!strings.Contains(err.Error(), EnvWeights) {
+		t.Errorf("WeightsFile of a missing file = %v, want an error naming it and its source", err)
 	}
 }
 
@@ -65,14 +127,6 @@ func TestBalancedSubset(t *testing.T) {
 	if notebook := (Settings{MaxImages: 4}).Subset(folder); notebook.Len() != 4 || notebook.Label(3) != 1 {
 		t.Errorf("Settings.Subset of 4: %d samples, the last labelled %d: want balancedSubset's", notebook.Len(),
 			notebook.Label(3))
-	}
-}
-
-// TestWeightsFileOfACheckpoint: a checkpoint file is used as it is, with nothing fetched.
-func TestWeightsFileOfACheckpoint(t *testing.T) {
-	const checkpoint = "runs/finetune/best.pth"
-	if file, err := WeightsFile(context.Background(), checkpoint, nil); err != nil || file != checkpoint {
-		t.Fatalf("WeightsFile = %q, %v, want the checkpoint itself", file, err)
 	}
 }
 

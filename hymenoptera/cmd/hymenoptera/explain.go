@@ -46,14 +46,14 @@ is read.`,
 }
 
 type explainOptions struct {
-	weights string
-	json    bool
-	out     string
+	modelFlags
+	json bool
+	out  string
 }
 
 func setupExplain(fs *flag.FlagSet) runFunc {
 	o := &explainOptions{}
-	fs.StringVar(&o.weights, "weights", "", "the model: a checkpoint `FILE`, or \"imagenet\" (required)")
+	o.modelFlags.register(fs)
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per image")
 	fs.StringVar(&o.out, "out", ".", "the `DIR` the overlays are written to")
 	return o.run
@@ -68,10 +68,10 @@ type explanation struct {
 }
 
 func (o *explainOptions) run(ctx context.Context, out streams, images []string) error {
-	switch {
-	case o.weights == "":
-		return usagef("--weights is required")
-	case len(images) == 0:
+	if err := o.check(); err != nil {
+		return err
+	}
+	if len(images) == 0 {
 		return usagef("no image to explain")
 	}
 	backend, err := backends.New(out.stderr)
@@ -79,7 +79,7 @@ func (o *explainOptions) run(ctx context.Context, out streams, images []string) 
 		return err
 	}
 	defer backend.Finalize()
-	m, err := loadModel(ctx, backend, o.weights, out.stderr)
+	m, err := o.loadModel(ctx, backend, out.stderr)
 	if err != nil {
 		return err
 	}

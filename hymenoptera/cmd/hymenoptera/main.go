@@ -21,6 +21,7 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/cliflags"
@@ -70,11 +71,46 @@ func (e *usageError) Error() string { return e.msg }
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
 func main() {
-	// The first Ctrl-C cancels the context, which commands check between batches and iterations; from then on
-	// the signal's default action is back, so that a second one stops the program at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	context.AfterFunc(ctx, stop)
+	ctx, stop := notifyInterrupt()
+	defer stop()
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// interrupted is the cause of the context's cancellation when a signal stops the program.
+type interrupted struct{ signal syscall.Signal }
+
+func (i interrupted) Error() string { return "interrupted by " + signalName(i.signal) }
+
+// signalName names the signals the program handles as the shell does.
+func signalName(s syscall.Signal) string {
+	if s == syscall.SIGINT {
+		return "SIGINT"
+	}
+	if s == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// exitCode is the shell's convention for a program that a signal stopped: 128 + the signal's number (130 for
+// SIGINT, 143 for SIGTERM).
+func (i interrupted) exitCode() int { return 128 + int(i.signal) }
+
+// notifyInterrupt returns a context cancelled, with an interrupted cause, by the first SIGINT (Ctrl-C) or SIGTERM
+// (docker stop, CI): commands check it between batches and iterations, and stop cleanly. A second signal stops
+// the program at once.
+func notifyInterrupt() (context.Context, func()) {
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		first := (<-signals).(syscall.Signal)
+		cancel(interrupted{first})
+		second := (<-signals).(syscall.Signal)
+		fmt.Fprintf(os.Stderr, "\nhymenoptera: %s again: stopping at once\n", signalName(second))
+		os.Exit(interrupted{second}.exitCode())
+	}()
+	return ctx, func() { signal.Stop(signals); cancel(nil) }
 }
 
 // run runs the command line args and returns the exit status: 0 on success, 1 when the command fails (the error
@@ -119,9 +155,16 @@ func (c *command) run(ctx context.Context, out streams, args []string) int {
 		err = runCommand(ctx, out, positional)
 	}
 	var usage *usageError
+	var signal interrupted
 	switch {
 	case err == nil:
 		return 0
+	case ctx.Err() != nil && errors.As(context.Cause(ctx), &signal):
+		if errors.Is(err, context.Canceled) { // a command with nothing to add to the signal's name
+			err = signal
+		}
+		fmt.Fprintf(out.stderr, "hymenoptera %s: %v\n", c.name, err)
+		return signal.exitCode()
 	case errors.As(err, &usage):
 		fmt.Fprintf(out.stderr, "hymenoptera %s: %v\nusage: hymenoptera %s %s\nRun `hymenoptera %s -h` for its help.\n",
 			c.name, err, c.name, c.synopsis, c.name)

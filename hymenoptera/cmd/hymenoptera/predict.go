@@ -15,13 +15,11 @@ import (
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/predict"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/transforms"
+	"github.com/hymenoptera-go/tutorial/hymenoptera/tutorial"
 )
 
 // imageSize is the side of the model's input images, as in the tutorial.
 const imageSize = 224
-
-// pretrainedWeights is the --weights value that means torchvision's ImageNet weights rather than a file.
-const pretrainedWeights = "imagenet"
 
 func init() {
 	register(&command{
@@ -31,8 +29,8 @@ func init() {
 		details: `
 Classifies each IMAGE with the model of --weights: a ResNet-18 checkpoint (.pth, either PyTorch format, or
 .safetensors with torchvision's key names; a fine-tuned 2-class checkpoint works as it is), or "imagenet" for
-torchvision's IMAGENET1K_V1 weights (fetched once into the cache, or taken from torch.hub's cache or
-$HYMENOPTERA_WEIGHTS; write ./imagenet for a file of that name). Images go through the tutorial's validation
+torchvision's IMAGENET1K_V1 weights (fetched once into the cache, --cache or $HYMENOPTERA_CACHE, or taken from
+torch.hub's cache; write ./imagenet for a file of that name). Images go through the tutorial's validation
 transform, Resize(256), CenterCrop(224), ToTensor, Normalize with ImageNet's mean and std, and the model runs in
 evaluation mode, --batch images at a time.
 
@@ -48,14 +46,39 @@ classified; the exit status is then 1. A bad checkpoint fails before any image i
 }
 
 type predictOptions struct {
-	weights string
-	json    bool
-	batch   int
+	modelFlags
+	json  bool
+	batch int
+}
+
+// modelFlags are the flags that name the model a command runs (predict, explain): --weights, and --cache for
+// the ImageNet weights.
+type modelFlags struct {
+	weights  string
+	settings tutorial.Settings // for the cache
+	envErr   error
+}
+
+func (o *modelFlags) register(fs *flag.FlagSet) {
+	o.settings, o.envErr = tutorial.FromEnv()
+	o.settings.Flags(fs, "cache")
+	fs.StringVar(&o.weights, "weights", "", "the model: a checkpoint `FILE`, or \"imagenet\" (required)")
+}
+
+// check refuses a bad environment or a missing --weights.
+func (o *modelFlags) check() error {
+	switch {
+	case o.envErr != nil:
+		return usagef("%v", o.envErr)
+	case o.weights == "":
+		return usagef("--weights is required")
+	}
+	return nil
 }
 
 func setupPredict(fs *flag.FlagSet) runFunc {
 	o := &predictOptions{}
-	fs.StringVar(&o.weights, "weights", "", "the model: a checkpoint `FILE`, or \"imagenet\" (required)")
+	o.modelFlags.register(fs)
 	fs.BoolVar(&o.json, "json", false, "print one JSON object per image")
 	fs.IntVar(&o.batch, "batch", 16, "`N` images per forward pass")
 	return o.run
@@ -70,9 +93,10 @@ type prediction struct {
 }
 
 func (o *predictOptions) run(ctx context.Context, out streams, images []string) error {
+	if err := o.check(); err != nil {
+		return err
+	}
 	switch {
-	case o.weights == "":
-		return usagef("--weights is required")
 	case len(images) == 0:
 		return usagef("no image to classify")
 	case o.batch < 1:
@@ -83,7 +107,7 @@ func (o *predictOptions) run(ctx context.Context, out streams, images []string) 
 		return err
 	}
 	defer backend.Finalize()
-	m, err := loadModel(ctx, backend, o.weights, out.stderr)
+	m, err := o.loadModel(ctx, backend, out.stderr)
 	if err != nil {
 		return err
 	}
@@ -127,11 +151,15 @@ func (o *predictOptions) run(ctx context.Context, out streams, images []string) 
 }
 
 // loadModel returns the model of the --weights value.
-func loadModel(ctx context.Context, backend compute.Backend, weights string, progress io.Writer) (*models.ResNet, error) {
-	if weights == pretrainedWeights {
-		return models.Pretrained(ctx, backend, models.ResNet18ImageNet1KV1, progress)
+func (o *modelFlags) loadModel(ctx context.Context, backend compute.Backend, progress io.Writer) (*models.ResNet, error) {
+	if o.weights != tutorial.ImageNetWeights {
+		return models.FromCheckpoint(backend, o.weights)
 	}
-	return models.FromCheckpoint(backend, weights)
+	opts, err := o.settings.FetchOptions(progress)
+	if err != nil {
+		return nil, err
+	}
+	return models.Pretrained(ctx, backend, models.ResNet18ImageNet1KV1, opts)
 }
 
 func writePrediction(w io.Writer, image string, r predict.Result, asJSON bool) error {
