@@ -3,13 +3,17 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/tutorial"
 	"github.com/hymenoptera-go/tutorial/kernel/nbcheck"
 )
 
@@ -62,14 +66,19 @@ func TestCommittedNotebooksAreSmallAndTidy(t *testing.T) {
 }
 
 // expectedFigures are the cells (found by a call they make) that must display at least one image: the training
-// batch grid, both scenarios' curves and predictions, the single-image probabilities, the closing comparison.
+// batch grid, both scenarios' curves and predictions, the single-image probabilities, the explanations (Grad-CAM,
+// confusion matrix and mistakes, feature space) and the closing comparison.
 var expectedFigures = []string{
-	"viz.Imshow(",
-	"trainModel(train.FineTune,",
-	"visualizeModel(train.FineTune,",
-	"trainModel(train.FixedFeatureExtractor,",
-	"visualizeModel(train.FixedFeatureExtractor,",
-	"tutorial.PredictImage(",
+	"imshow(out,",
+	`trainModel("finetune",`,
+	`visualizeModel(trainedModel("finetune"),`,
+	`trainModel("fixed",`,
+	`visualizeModel(trainedModel("fixed"),`,
+	"visualizeModelPredictions(trainedModel(",
+	".GradCAMFigure(",
+	".ConfusionFigure(",
+	".MistakesFigure(",
+	".FeatureSpaceFigure(",
 	"viz.ComparisonFigure(",
 }
 
@@ -92,6 +101,42 @@ func checkExpectedFigures(t *testing.T, name string, nb *nbcheck.Notebook) {
 		}
 		if !found {
 			t.Errorf("%s: no cell calls %s", name, marker)
+		}
+	}
+}
+
+// TestNotebooksUseTheRecipe: the numbers a learner reads in the notebooks' cells (SGD's learning rate and
+// momentum, StepLR's step and factor, for both scenarios) are the recipe that the command line and the benchmarks
+// take from package tutorial.
+func TestNotebooksUseTheRecipe(t *testing.T) {
+	optimizer := regexp.MustCompile(`&train\.SGD\{Params: \w+\.(?:Parameters|FCParameters)\(\), LR: ([0-9.]+), Momentum: ([0-9.]+)\}`)
+	scheduler := regexp.MustCompile(`&train\.StepLR\{Optimizer: \w+, StepSize: ([0-9]+), Gamma: ([0-9.]+)\}`)
+	want := [][]string{
+		{fmt.Sprint(tutorial.LearningRate), fmt.Sprint(tutorial.Momentum)},
+		{fmt.Sprint(tutorial.StepSize), fmt.Sprint(tutorial.Gamma)},
+	}
+	dir := notebooksDir(t)
+	for _, name := range tutorialNotebooks {
+		nb, err := nbcheck.Load(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var code strings.Builder
+		for _, c := range nb.Cells {
+			if c.Type == "code" {
+				code.WriteString(c.Source.String())
+			}
+		}
+		for i, re := range []*regexp.Regexp{optimizer, scheduler} {
+			found := re.FindAllStringSubmatch(code.String(), -1)
+			if len(found) != 2 { // fine-tuning and fixed feature extractor
+				t.Errorf("%s: %d cells match %s, want 2", name, len(found), re)
+			}
+			for _, m := range found {
+				if !slices.Equal(m[1:], want[i]) {
+					t.Errorf("%s: %q, but the recipe is %v", name, m[0], want[i])
+				}
+			}
 		}
 	}
 }
