@@ -3,14 +3,14 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"html"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/progress"
 )
 
 // driverEvent is one line that execute.py writes on its events pipe as the notebook runs.
@@ -20,39 +20,6 @@ type driverEvent struct {
 	HTML  string `json:"html"`  // a progress display's text/html (display)
 	Text  string `json:"text"`  // warning
 	PGID  int    `json:"pgid"`  // the kernel's process group (kernel)
-}
-
-// trainingReport is what a training cell's progress display carries: the JSON of progress-protocol.md.
-type trainingReport struct {
-	Title        string  `json:"title"`
-	Epoch        int     `json:"epoch"`
-	Epochs       int     `json:"epochs"`
-	Phase        string  `json:"phase"`
-	Batch        int     `json:"batch"`
-	Batches      int     `json:"batches"`
-	Loss         float64 `json:"loss"`
-	Acc          float64 `json:"acc"`
-	Elapsed      float64 `json:"elapsed"`
-	EpochSeconds float64 `json:"epoch_seconds"`
-	ETA          float64 `json:"eta"`
-}
-
-// progressAttr finds the JSON of a progress display: the data-progress attribute, HTML-escaped, of the element
-// whose class is hymenoptera-progress.
-var progressAttr = regexp.MustCompile(`<[^>]*\bclass="hymenoptera-progress"[^>]*\bdata-progress="([^"]*)"|` +
-	`<[^>]*\bdata-progress="([^"]*)"[^>]*\bclass="hymenoptera-progress"`)
-
-// parseTrainingReport reads the report in a progress display's HTML.
-func parseTrainingReport(text string) (trainingReport, error) {
-	m := progressAttr.FindStringSubmatch(text)
-	if m == nil {
-		return trainingReport{}, fmt.Errorf("no hymenoptera-progress element with data-progress in %.80q", text)
-	}
-	var r trainingReport
-	if err := json.Unmarshal([]byte(html.UnescapeString(m[1]+m[2])), &r); err != nil {
-		return trainingReport{}, fmt.Errorf("data-progress of a progress display: %w", err)
-	}
-	return r, nil
 }
 
 // plannedCell is one code cell the run will execute, as the progress lines name it.
@@ -213,7 +180,7 @@ func (v *progressView) Handle(e driverEvent) {
 			v.times = append(v.times, cellTime{v.current, v.now().Sub(v.cellStart)})
 		}
 	case "display":
-		r, err := parseTrainingReport(e.HTML)
+		r, err := progress.Parse(e.HTML)
 		if err != nil {
 			v.println("      progress display: " + err.Error())
 			return
@@ -280,7 +247,7 @@ func (v *progressView) cellStarted(index int) {
 }
 
 // training shows a training report of the running cell.
-func (v *progressView) training(r trainingReport) {
+func (v *progressView) training(r progress.Report) {
 	if v.epochs == 0 {
 		v.epochs = r.Epochs
 	}

@@ -3,10 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/progress"
 
 	"golang.org/x/sys/unix"
 
@@ -58,31 +58,6 @@ func TestPlanNotebook(t *testing.T) {
 	}
 }
 
-// progressHTML is a progress display as progress-protocol.md defines it.
-func progressHTML(r trainingReport) string {
-	data, _ := json.Marshal(r)
-	return fmt.Sprintf(`<div class="hymenoptera-progress" data-progress="%s"><b>%s</b> epoch %d</div>`,
-		html.EscapeString(string(data)), r.Title, r.Epoch)
-}
-
-func TestParseTrainingReport(t *testing.T) {
-	want := trainingReport{Title: `fine"tune`, Epoch: 1, Epochs: 3, Phase: "val", Batch: 2, Batches: 5, Loss: 0.25,
-		Acc: 0.75, Elapsed: 12.5, EpochSeconds: 6, ETA: 9}
-	got, err := parseTrainingReport("<p>before</p>" + progressHTML(want))
-	if err != nil || got != want {
-		t.Errorf("parseTrainingReport = %+v, %v; want %+v", got, err, want)
-	}
-	swapped := `<div data-progress="{&quot;title&quot;:&quot;x&quot;,&quot;eta&quot;:-1}" class="hymenoptera-progress">`
-	if got, err := parseTrainingReport(swapped); err != nil || got.Title != "x" || got.ETA != -1 {
-		t.Errorf("attributes in the other order: %+v, %v", got, err)
-	}
-	for _, bad := range []string{`<div class="other" data-progress="{}">`, `<div class="hymenoptera-progress" data-progress="{nope">`} {
-		if _, err := parseTrainingReport(bad); err == nil {
-			t.Errorf("parseTrainingReport(%q) succeeded", bad)
-		}
-	}
-}
-
 // fakeClock is a clock the test advances.
 type fakeClock struct{ t time.Time }
 
@@ -109,15 +84,15 @@ func recordedRun(t *testing.T, tty bool, width int, quiet bool) (*progressView, 
 			for epoch := 0; epoch < 2; epoch++ {
 				for batch := 1; batch <= 2; batch++ {
 					clock.advance(4 * time.Second)
-					r := trainingReport{Title: title, Epoch: epoch, Epochs: 2, Phase: "train", Batch: batch,
+					r := progress.Report{Title: title, Epoch: epoch, Epochs: 2, Phase: "train", Batch: batch,
 						Batches: 2, Loss: 1 / float64(batch+epoch), Acc: 0.5, EpochSeconds: epochSeconds, ETA: eta}
-					v.Handle(driverEvent{Event: "display", Cell: index, HTML: progressHTML(r)})
+					v.Handle(driverEvent{Event: "display", Cell: index, HTML: r.HTML("")})
 				}
 				epochSeconds, eta = 8, float64(8*(1-epoch))
 			}
-			done := trainingReport{Title: title, Epoch: 1, Epochs: 2, Phase: "done", Loss: 0.4, Acc: 0.8,
+			done := progress.Report{Title: title, Epoch: 1, Epochs: 2, Phase: "done", Loss: 0.4, Acc: 0.8,
 				EpochSeconds: 8, ETA: 0}
-			v.Handle(driverEvent{Event: "display", Cell: index, HTML: progressHTML(done)})
+			v.Handle(driverEvent{Event: "display", Cell: index, HTML: done.HTML("")})
 		} else {
 			clock.advance(time.Second)
 		}

@@ -2,12 +2,12 @@ package viz
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"html"
 	"os"
-	"strings"
 	"time"
+
+	"github.com/hymenoptera-go/tutorial/hymenoptera/progress"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
 )
@@ -18,9 +18,7 @@ import (
 // and one image. Outside a notebook it draws the terminal's progress bar instead (train.NewTerminalProgress) and
 // saves the curves as a file at the end.
 //
-// The output's HTML carries its state as JSON in the data-progress attribute of a div of class
-// hymenoptera-progress ("title", "epoch", "epochs", "phase", "batch", "batches", "loss", "acc", "elapsed",
-// "epoch_seconds", "eta"), which `go run ./kernel run` mirrors on the terminal.
+// The output's HTML carries its state as a progress.Report, which `go run ./kernel run` mirrors on the terminal.
 type TrainingProgress struct {
 	display  *Display
 	title    string
@@ -36,24 +34,6 @@ type TrainingProgress struct {
 	curves     string  // the curves so far, inline SVG
 	lastSent   time.Time
 	err        error // the first failure, reported by Finish
-}
-
-// progressState is the JSON of the data-progress attribute.
-type progressState struct {
-	Title        string  `json:"title"`
-	Epoch        int     `json:"epoch"`
-	Epochs       int     `json:"epochs"`
-	Phase        string  `json:"phase"`
-	Batch        int     `json:"batch"`
-	Batches      int     `json:"batches"`
-	Loss         float64 `json:"loss"`
-	Acc          float64 `json:"acc"`
-	Elapsed      float64 `json:"elapsed"`
-	EpochSeconds float64 `json:"epoch_seconds"`
-	ETA          float64 `json:"eta"`
-	// BestEpoch is the epoch of the best validation accuracy, in the "done" state (whose loss and acc are that
-	// epoch's validation figures); -1 before.
-	BestEpoch int `json:"best_epoch"`
 }
 
 // progressInterval is the least time between two updates of the notebook output within a phase.
@@ -129,18 +109,18 @@ func (p *TrainingProgress) Finish(h train.History) error {
 	return p.err
 }
 
-func (p *TrainingProgress) state(phase string) progressState {
+func (p *TrainingProgress) state(phase string) progress.Report {
 	eta := -1.0
 	if p.epochSecs > 0 {
 		remaining := p.epochs - p.tally.Epoch
 		eta = max(float64(remaining)*p.epochSecs-time.Since(p.epochStart).Seconds(), 0)
 	}
-	return progressState{Title: p.title, Epoch: p.tally.Epoch, Epochs: p.epochs, Phase: phase,
+	return progress.Report{Title: p.title, Epoch: p.tally.Epoch, Epochs: p.epochs, Phase: phase,
 		Batch: p.tally.Batches, Batches: p.batches[phase], Loss: p.tally.Loss(), Acc: p.tally.Accuracy(),
 		Elapsed: time.Since(p.start).Seconds(), EpochSeconds: p.epochSecs, ETA: eta, BestEpoch: -1}
 }
 
-func (p *TrainingProgress) send(s progressState) {
+func (p *TrainingProgress) send(s progress.Report) {
 	p.lastSent = time.Now()
 	out := p.display.output()
 	if p.id == "" {
@@ -158,8 +138,7 @@ func (p *TrainingProgress) fail(err error) {
 }
 
 // progressHTML renders the state as a status line (and the curves so far, when there are some).
-func progressHTML(s progressState, curves string) string {
-	state, _ := json.Marshal(s) // plain numbers and strings: cannot fail
+func progressHTML(s progress.Report, curves string) string {
 	var line string
 	switch {
 	case s.Phase == "done" && s.BestEpoch >= 0:
@@ -174,14 +153,11 @@ func progressHTML(s progressState, curves string) string {
 			line += ", about " + clock(s.ETA) + " left"
 		}
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, `<div class="hymenoptera-progress" data-progress="%s" style="font-family:monospace">%s`,
-		html.EscapeString(string(state)), html.EscapeString(line))
+	inner := html.EscapeString(line)
 	if curves != "" {
-		fmt.Fprintf(&b, "<div>%s</div>", curves)
+		inner += "<div>" + curves + "</div>"
 	}
-	b.WriteString("</div>")
-	return b.String()
+	return s.HTML(inner)
 }
 
 // clock writes seconds as 1h02m03s, 2m03s or 3s.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/progress"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
 )
 
@@ -24,7 +25,7 @@ var progressKeys = []string{"acc", "batch", "batches", "best_epoch", "elapsed", 
 
 // shownProgress reads a progress output's HTML: its data-progress state, its status line and the curves it
 // shows ("" when none).
-func shownProgress(t *testing.T, out string) (state progressState, line, curves string) {
+func shownProgress(t *testing.T, out string) (state progress.Report, line, curves string) {
 	t.Helper()
 	m := progressAttr.FindStringSubmatch(out)
 	if m == nil {
@@ -74,7 +75,7 @@ func TestTrainingProgressInNotebookUpdatesOneOutput(t *testing.T) {
 	notebook := &recorder{}
 	d := &Display{Mode: Notebook, notebook: notebook}
 	p := d.NewTrainingProgress("Fine-tuning", 2, 2, 1)
-	var progress train.Progress = p // what TrainModel takes
+	var tracker train.Progress = p // what TrainModel takes
 	// The output appears at once, before any batch, so that it stands above the epoch log.
 	if len(notebook.events) != 1 || notebook.events[0].kind != "update" {
 		t.Fatalf("NewTrainingProgress sent %+v, want one update", notebook.events)
@@ -90,16 +91,16 @@ func TestTrainingProgressInNotebookUpdatesOneOutput(t *testing.T) {
 	type step struct {
 		do        func()
 		throttled bool
-		want      progressState
+		want      progress.Report
 		line      string
 		curves    int
 	}
 	batch := func(phase string, epoch int, loss float64, correct, count int) func() {
-		return func() { progress.Batch(phase, epoch, train.StepResult{Loss: loss, Correct: correct, Count: count}) }
+		return func() { tracker.Batch(phase, epoch, train.StepResult{Loss: loss, Correct: correct, Count: count}) }
 	}
-	epoch := func(n int) func() { return func() { progress.Epoch(history(n)) } }
-	shown := func(epoch int, phase string, batch, batches int, loss, acc float64) progressState {
-		return progressState{Epoch: epoch, Phase: phase, Batch: batch, Batches: batches, Loss: loss, Acc: acc,
+	epoch := func(n int) func() { return func() { tracker.Epoch(history(n)) } }
+	shown := func(epoch int, phase string, batch, batches int, loss, acc float64) progress.Report {
+		return progress.Report{Epoch: epoch, Phase: phase, Batch: batch, Batches: batches, Loss: loss, Acc: acc,
 			BestEpoch: -1}
 	}
 	const train0, val0, train1, val1 = "epoch 0/1, train", "epoch 0/1, val", "epoch 1/1, train", "epoch 1/1, val"
@@ -157,7 +158,7 @@ func TestTrainingProgressInNotebookUpdatesOneOutput(t *testing.T) {
 	}
 
 	before := len(notebook.events)
-	if err := progress.Finish(history(2)); err != nil {
+	if err := tracker.Finish(history(2)); err != nil {
 		t.Fatal(err)
 	}
 	finished := notebook.events[before:]

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/explain"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/atomicfile"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/predict"
@@ -74,15 +73,11 @@ func (o *explainOptions) run(ctx context.Context, out streams, images []string) 
 	if len(images) == 0 {
 		return usagef("no image to explain")
 	}
-	backend, err := backends.New(out.stderr)
+	m, finalize, err := o.open(ctx, out.stderr)
 	if err != nil {
 		return err
 	}
-	defer backend.Finalize()
-	m, err := o.loadModel(ctx, backend, out.stderr)
-	if err != nil {
-		return err
-	}
+	defer finalize()
 	explainer, err := explain.New(m)
 	if err != nil {
 		return err

@@ -102,16 +102,11 @@ func (o *predictOptions) run(ctx context.Context, out streams, images []string) 
 	case o.batch < 1:
 		return usagef("--batch %d: must be positive", o.batch)
 	}
-	backend, err := backends.New(out.stderr)
+	m, finalize, err := o.open(ctx, out.stderr)
 	if err != nil {
 		return err
 	}
-	defer backend.Finalize()
-	m, err := o.loadModel(ctx, backend, out.stderr)
-	if err != nil {
-		return err
-	}
-	m.Eval()
+	defer finalize()
 	pipeline := transforms.Val(imageSize)
 	failed := 0
 	for start := 0; start < len(images); start += o.batch {
@@ -148,6 +143,21 @@ func (o *predictOptions) run(ctx context.Context, out streams, images []string) 
 		return fmt.Errorf("%d of %d images could not be classified", failed, len(images))
 	}
 	return nil
+}
+
+// open creates the backend (its line goes to log) and loads the model of --weights on it, in evaluation mode;
+// finalize frees the backend.
+func (o *modelFlags) open(ctx context.Context, log io.Writer) (m *models.ResNet, finalize func(), err error) {
+	backend, err := backends.New(log)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m, err = o.loadModel(ctx, backend, log); err != nil {
+		backend.Finalize()
+		return nil, nil, err
+	}
+	m.Eval()
+	return m, backend.Finalize, nil
 }
 
 // loadModel returns the model of the --weights value.
