@@ -13,13 +13,12 @@ import (
 // best.pth, the tutorial's best_model_params_path, gets the starting weights on a new run, and the loop saves the
 // weights of a better epoch with SaveBest, as the tutorial's loop does.
 type Run struct {
-	dir       string
-	stepper   *Stepper
-	scheduler *StepLR
-	state     runState
-	release   func()      // the folder's lock
-	current   EpochRecord // the epoch being recorded
-	mark      time.Time   // when the current phase started
+	dir     string
+	stepper *Stepper
+	state   runState
+	release func()      // the folder's lock
+	current EpochRecord // the epoch being recorded
+	mark    time.Time   // when the current phase started
 }
 
 // OpenRun opens dir for a run of stepper's model and optimizer under scheduler, locking it against other runs
@@ -41,7 +40,7 @@ func openRun(cfg Config, stepper *Stepper) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{dir: cfg.CheckpointDir, stepper: stepper, scheduler: cfg.Scheduler, state: state, release: release}
+	r := &Run{dir: cfg.CheckpointDir, stepper: stepper, state: state, release: release}
 	cfg.Scheduler.setEpoch(state.CompletedEpochs)
 	r.startEpoch()
 	return r, nil
@@ -49,9 +48,6 @@ func openRun(cfg Config, stepper *Stepper) (*Run, error) {
 
 // Close gives the folder's lock back. The run must not be used after it.
 func (r *Run) Close() { r.release() }
-
-// Dir is the run's folder.
-func (r *Run) Dir() string { return r.dir }
 
 // BestPath is where the best weights go: dir/best.pth.
 func (r *Run) BestPath() string { return filepath.Join(r.dir, BestCheckpoint) }
@@ -64,9 +60,6 @@ func (r *Run) BestAccuracy() float64 { return r.state.BestAccuracy }
 
 // History is every completed epoch's record.
 func (r *Run) History() History { return r.state.History }
-
-// Resumed reports whether the run continues an interrupted one.
-func (r *Run) Resumed() bool { return r.state.CompletedEpochs > 0 }
 
 func (r *Run) startEpoch() {
 	r.current = EpochRecord{Epoch: r.state.CompletedEpochs, LearningRate: r.stepper.optimizer.LR}
