@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/hymenoptera-go/tutorial/kernel/nbcheck"
 )
 
 // jupyter is a Python interpreter with Jupyter's nbconvert, nbclient and jupyter_client.
@@ -27,8 +30,9 @@ var jupyterModules = []string{"nbconvert", "nbclient", "nbformat", "jupyter_clie
 // jupyterAptPackages are Debian's packages that provide jupyterModules and a Jupyter front-end.
 var jupyterAptPackages = []string{"jupyter-notebook", "python3-nbconvert"}
 
-// browserAptPackages provide the headless browser that screenshots HTML exports.
-var browserAptPackages = []string{"chromium"}
+// browserAptPackages provide the headless browser that screenshots HTML exports, and the Korean font that its
+// Hangul check needs (nbcheck.CheckKoreanFont).
+var browserAptPackages = []string{"chromium", "fonts-noto-cjk"}
 
 var errNoJupyter = errors.New("no python3 with Jupyter's nbconvert, nbclient and jupyter_client")
 
@@ -101,13 +105,17 @@ func ensureJupyter(log io.Writer) (*jupyter, error) {
 	return findJupyter()
 }
 
-// ensureBrowser finds headless Chromium, installing Debian's package first when it is missing and possible.
+// ensureBrowser finds headless Chromium and a Korean font, installing Debian's packages first when one is missing and
+// possible.
 func ensureBrowser(find func() (string, error), log io.Writer) (string, error) {
 	path, err := find()
 	if err == nil {
+		err = nbcheck.CheckKoreanFont(context.Background())
+	}
+	if err == nil {
 		return path, nil
 	}
-	if err := aptInstall("Chromium (for screenshots)", browserAptPackages, log); err != nil {
+	if err := aptInstall("Chromium or a Korean font (for screenshots)", browserAptPackages, log); err != nil {
 		return "", err
 	}
 	return find()
