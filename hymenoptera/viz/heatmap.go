@@ -1,16 +1,10 @@
 package viz
 
 import (
-	"bytes"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"html"
 	"image"
 	"image/color"
-	plan9 "image/color/palette"
-	"image/png"
-	"io"
 
 	xdraw "golang.org/x/image/draw"
 
@@ -59,7 +53,7 @@ func GradCAMFigure(panels []HeatmapPanel, cols int, title string) (Figure, error
 		grid.panels = append(grid.panels, panel{image: shrink(img, explainPanelSize),
 			caption: scoredCaption(p.Predicted, p.Probability, p.Actual)})
 	}
-	return &compactGrid{grid}, nil
+	return grid, nil
 }
 
 // overlayHeat blends the jet colour of heat/max(heat) half and half with img's pixels.
@@ -120,45 +114,4 @@ func shrink(img image.Image, size int) image.Image {
 	dst := image.NewNRGBA(image.Rect(0, 0, max(1, b.Dx()*size/longest), max(1, b.Dy()*size/longest)))
 	xdraw.ApproxBiLinear.Scale(dst, dst.Bounds(), img, b, xdraw.Src, nil)
 	return dst
-}
-
-// compactGrid is a panelGrid stored small: one PNG of 256 colours (the web-safe palette and greys of Plan 9,
-// with Floyd–Steinberg dithering), a third of the true-colour file's size, in the file and the notebook alike.
-type compactGrid struct{ *panelGrid }
-
-func (g *compactGrid) Encode(w io.Writer) error {
-	img, err := g.paletted()
-	if err != nil {
-		return err
-	}
-	return compactPNG(w, img)
-}
-
-func (g *compactGrid) HTML() (string, error) {
-	img, err := g.paletted()
-	if err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	if err := compactPNG(&buf, img); err != nil {
-		return "", err
-	}
-	size := img.Bounds().Size()
-	return fmt.Sprintf(`<img src="data:image/png;base64,%s" width="%d" height="%d" alt="%s">`,
-		base64.StdEncoding.EncodeToString(buf.Bytes()), size.X, size.Y, html.EscapeString(g.title)), nil
-}
-
-func (g *compactGrid) paletted() (*image.Paletted, error) {
-	if err := g.validate(); err != nil {
-		return nil, err
-	}
-	rgba := g.render()
-	img := image.NewPaletted(rgba.Bounds(), plan9.Plan9)
-	xdraw.FloydSteinberg.Draw(img, img.Bounds(), rgba, image.Point{})
-	return img, nil
-}
-
-func compactPNG(w io.Writer, img image.Image) error {
-	encoder := png.Encoder{CompressionLevel: png.BestCompression}
-	return encoder.Encode(w, img)
 }

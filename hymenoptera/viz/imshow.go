@@ -39,8 +39,13 @@ func ToImage(t *transforms.Tensor) (*image.NRGBA, error) {
 // ImageFigure is an image under a title, as matplotlib's imshow and title show it. It saves as
 // <title>.png ("image.png" without a title).
 func ImageFigure(img image.Image, title string) Figure {
-	return &panelGrid{name: fileName(title, "image"), title: title, panels: []panel{{image: img}}, cols: 1}
+	return &panelGrid{name: fileName(title, "image"), title: title, panels: []panel{{image: shrink(img, imageFigureSize)}},
+		cols: 1}
 }
+
+// imageFigureSize is the longest side, in pixels, of an ImageFigure: the tutorial's grid of four 224×224 crops is
+// shown 640 wide.
+const imageFigureSize = 640
 
 // Imshow is the tutorial's imshow: it un-normalises t (one image, or a grid from MakeGrid) and shows it under
 // title with the Default display.

@@ -31,7 +31,7 @@ func MistakesFigure(mistakes []ScoredPrediction, cols int, title string) (Figure
 		grid.panels = append(grid.panels, panel{image: shrink(img, explainPanelSize),
 			caption: scoredCaption(m.Predicted, m.Probability, m.Actual)})
 	}
-	return &compactGrid{grid}, nil
+	return grid, nil
 }
 
 // messageFigure is a title over one line of text, for a figure with nothing to draw.

@@ -27,6 +27,10 @@ type Prediction struct {
 	Actual string
 }
 
+// predictionPanelSize is the longest side, in pixels, of visualize_model's images: 224×224 crops are shown at
+// 160, big enough to tell an ant from a bee.
+const predictionPanelSize = 160
+
 // PredictionsFigure lays out the images of preds cols to a row, each titled "predicted: <class>", as the
 // tutorial's visualize_model does (with cols 2). It saves as <title>.png ("predictions.png" without a title).
 func PredictionsFigure(preds []Prediction, cols int, title string) (Figure, error) {
@@ -42,7 +46,7 @@ func PredictionsFigure(preds []Prediction, cols int, title string) (Figure, erro
 		if err != nil {
 			return nil, fmt.Errorf("viz: PredictionsFigure: prediction %d: %w", i, err)
 		}
-		panels[i] = panel{image: img, caption: predictionCaption(p.Predicted, p.Actual)}
+		panels[i] = panel{image: shrink(img, predictionPanelSize), caption: predictionCaption(p.Predicted, p.Actual)}
 	}
 	return &panelGrid{name: fileName(title, "predictions"), title: title, panels: panels, cols: cols}, nil
 }

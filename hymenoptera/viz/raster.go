@@ -5,11 +5,14 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	plan9 "image/color/palette"
 	"image/draw"
 	"image/png"
 	"io"
+	"slices"
 	"strings"
 
+	xdraw "golang.org/x/image/draw"
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
@@ -60,13 +63,29 @@ func (g *panelGrid) validate() error {
 	return nil
 }
 
-// Encode writes the figure as one PNG.
+// Encode writes the figure as one PNG of 256 colours: Plan 9's palette of colours and greys, with the captions'
+// colours in it exactly, the photographs dithered (Floyd–Steinberg). That is a third of a true-colour file's
+// size, what keeps a notebook of a dozen photograph figures under a megabyte.
 func (g *panelGrid) Encode(w io.Writer) error {
 	if err := g.validate(); err != nil {
 		return err
 	}
-	return png.Encode(w, g.render())
+	rgba := g.render()
+	img := image.NewPaletted(rgba.Bounds(), figurePalette)
+	xdraw.FloydSteinberg.Draw(img, img.Bounds(), rgba, image.Point{})
+	encoder := png.Encoder{CompressionLevel: png.BestCompression}
+	return encoder.Encode(w, img)
 }
+
+// figurePalette is Plan 9's 256 colours with the last entries replaced by the captions' colours, so that text
+// keeps its exact colour.
+var figurePalette = func() color.Palette {
+	p := slices.Clone(color.Palette(plan9.Plan9))
+	for i, c := range []string{textColor, rightColor, wrongColor} {
+		p[len(p)-2-i] = parseHexColor(c) // the last entry, white, stays
+	}
+	return p
+}()
 
 // Layout of the PNG form, in pixels.
 const (
