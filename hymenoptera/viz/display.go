@@ -49,23 +49,16 @@ const (
 	Files
 )
 
-// FiguresDirEnv names the environment variable that sets the default figures directory.
-const FiguresDirEnv = "HYMENOPTERA_FIGURES"
+// defaultFiguresDir is where a Display without a Dir saves figures: ./figures (a program that wants another
+// place, from a flag or a setting, sets Dir).
+const defaultFiguresDir = "figures"
 
-// FiguresDir is where figures are saved by default: $HYMENOPTERA_FIGURES, or ./figures.
-func FiguresDir() string {
-	if dir := os.Getenv(FiguresDirEnv); dir != "" {
-		return dir
-	}
-	return "figures"
-}
-
-// Display shows figures. Its zero value is ready to use: Auto mode, files in FiguresDir(), paths printed to
+// Display shows figures. Its zero value is ready to use: Auto mode, files in ./figures, paths printed to
 // standard output. Within one Display no figure overwrites another: a name already saved gets a suffix (-2,
 // -3, ...); a new run of the program writes the same names again, replacing the previous run's files.
 type Display struct {
 	Mode Mode
-	// Dir is the directory figures are saved to (created when needed); "" means FiguresDir().
+	// Dir is the directory figures are saved to (created when needed); "" means ./figures.
 	Dir string
 	// Log receives the path of each saved figure; nil means os.Stdout.
 	Log io.Writer
@@ -132,7 +125,7 @@ func (d *Display) output() notebookOutput {
 func (d *Display) reservePath(fig Figure) (string, error) {
 	dir := d.Dir
 	if dir == "" {
-		dir = FiguresDir()
+		dir = defaultFiguresDir
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("viz: creating the figures directory: %w", err)

@@ -251,20 +251,6 @@ func TestShowOutsideNotebookSavesAPNGAndPrintsItsPath(t *testing.T) {
 	}
 }
 
-func TestFiguresDirFromTheEnvironment(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "figs")
-	t.Setenv(FiguresDirEnv, dir)
-	var log bytes.Buffer
-	d := &Display{Mode: Files, Log: &log}
-	img, _ := Unnormalized(gradient(2, 2))
-	if err := d.Show(ImageFigure(img, "")); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "image.png")); err != nil {
-		t.Fatalf("%s not written (printed %q): %v", dir, log.String(), err)
-	}
-}
-
 // failingFigure writes part of its file and then fails, as an encoder running out of memory would.
 type failingFigure struct{}
 
