@@ -54,6 +54,7 @@ func runDoctor(args []string, stdout io.Writer) error {
 	binDir := doctorKernelspec(rep, j, target.jupyterEnv(layout), r, g, layout, *target.name)
 	doctorTools(rep, r, binDir)
 	doctorBackend(rep)
+	doctorKernels(rep)
 	if browser, err := nbcheck.FindBrowser(); err == nil {
 		rep.ok("chromium", "%s (for run --check screenshots)", browser)
 	} else {
@@ -196,6 +197,28 @@ func doctorBackend(rep *report) {
 			rep.info("pjrt", "%s: %s (go-xla does not load it here: a CUDA plugin without an NVIDIA device, "+
 				"a duplicate name, or a library that fails to load)", f.Name, f.Path)
 		}
+	}
+}
+
+// doctorKernels reports the CPU and the matrix-multiplication kernels that the pure-Go backend uses on it, as
+// notebooks get them (the kernelspec builds with GOEXPERIMENT=simd, as this binary should be), and warns when
+// there are none: the pure-Go backend is then about ten times slower, and XLA is the way out.
+func doctorKernels(rep *report) {
+	backend, err := backends.NewWithConfig(backends.GoBackend)
+	if err != nil {
+		rep.missing("kernels", "%v", err)
+		return
+	}
+	defer backend.Finalize()
+	k := backends.DescribeKernels(backend, backends.GoBackend)
+	rep.info("cpu", "%s (%s: %s)", k.CPU, k.Arch, strings.Join(k.SIMD, " "))
+	if len(k.Switches) > 0 {
+		rep.info("kernels", "pure-Go matrix multiplication: %s (%s)", k.Matmul, strings.Join(k.Switches, ", "))
+	} else {
+		rep.info("kernels", "pure-Go matrix multiplication: %s", k.Matmul)
+	}
+	if warning := k.Warning(); warning != "" {
+		rep.warn("kernels", "%s", strings.TrimPrefix(warning, "warning: "))
 	}
 }
 

@@ -203,3 +203,22 @@ func TestKernelToolsAreGoModTools(t *testing.T) {
 		t.Errorf("install builds %q, but a kernelspec counts as installed with %q", names, kernelspec.Tools)
 	}
 }
+
+// TestDoctorReportsCPUAndKernels: doctor names the CPU and the pure-Go backend's matrix-multiplication kernels,
+// and warns exactly when they are the plain-Go ones.
+func TestDoctorReportsCPUAndKernels(t *testing.T) {
+	var out bytes.Buffer
+	rep := &report{out: &out}
+	doctorKernels(rep)
+	text := out.String()
+	if !strings.Contains(text, "cpu ") || !strings.Contains(text, "pure-Go matrix multiplication: simd:") {
+		t.Fatalf("doctor's CPU and kernels lines are missing:\n%s", text)
+	}
+	noSIMD := strings.Contains(text, "simd:nosimd")
+	if warned := strings.Contains(text, "warn    kernels"); warned != noSIMD {
+		t.Errorf("warning shown: %v, want %v (plain-Go kernels: %v):\n%s", warned, noSIMD, noSIMD, text)
+	}
+	if len(rep.failed) > 0 {
+		t.Errorf("doctor failed %v:\n%s", rep.failed, text)
+	}
+}

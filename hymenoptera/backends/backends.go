@@ -72,8 +72,8 @@ func PluginNames() []string {
 	return names
 }
 
-// New creates the chosen backend and writes one line to log (nil: os.Stderr) saying which backend runs and why.
-// Errors (an unknown backend name, a plugin that fails to load) are returned, never panicked.
+// New creates the chosen backend and writes to log (nil: os.Stderr) which backend runs and why, on what CPU with
+// which kernels, and a warning when the pure-Go backend has no SIMD kernels here (see Kernels). Errors (an unknown backend name, a plugin that fails to load) are returned, never panicked.
 func New(log io.Writer) (backend compute.Backend, err error) {
 	if log == nil {
 		log = os.Stderr
@@ -83,8 +83,11 @@ func New(log io.Writer) (backend compute.Backend, err error) {
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(log, "GoMLX backend: %s (%s)\n", backend.Description(), choice.Reason)
-	WarnWithoutSIMD(log, choice.Config)
+	kernels := DescribeKernels(backend, choice.Config)
+	fmt.Fprintf(log, "GoMLX backend: %s (%s)\nCPU and kernels: %s\n", backend.Description(), choice.Reason, kernels)
+	if warning := kernels.Warning(); warning != "" {
+		fmt.Fprintln(log, warning)
+	}
 	return backend, nil
 }
 
@@ -154,8 +157,8 @@ func findWorkerPool(backend compute.Backend) (workerPool, error) {
 		"and IsUnlimited, as in github.com/gomlx/compute v0.1.6", backend)
 }
 
-// BuiltWithSIMD reports whether this binary was compiled with GOEXPERIMENT=simd, which the pure-Go backend's matrix
-// multiplication needs for its AVX-512 kernels (about 15× faster). The second result is false when the build
+// BuiltWithSIMD reports whether this binary was compiled with GOEXPERIMENT=simd, without which the pure-Go
+// backend has no SIMD kernels at all (see Kernels.Warning). The second result is false when the build
 // information is unavailable.
 func BuiltWithSIMD() (simd bool, known bool) {
 	info, ok := debug.ReadBuildInfo()
@@ -172,16 +175,4 @@ func BuiltWithSIMD() (simd bool, known bool) {
 		}
 	}
 	return false, true
-}
-
-// WarnWithoutSIMD writes a warning to log when the pure-Go backend runs in a binary built without
-// GOEXPERIMENT=simd.
-func WarnWithoutSIMD(log io.Writer, config string) {
-	if !strings.HasPrefix(config, GoBackend) {
-		return
-	}
-	if simd, known := BuiltWithSIMD(); known && !simd {
-		fmt.Fprintln(log, "warning: built without GOEXPERIMENT=simd: the pure-Go backend's matrix multiplication "+
-			"runs about 15× slower; rebuild with GOEXPERIMENT=simd")
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"golang.org/x/sys/cpu"
 )
 
 // TestChooseHonoursEnvironment: GOMLX_BACKEND decides when set.
@@ -114,5 +116,56 @@ func TestManyConcurrentMatMulsDoNotHang(t *testing.T) {
 		}
 	case <-time.After(2 * time.Minute):
 		t.Fatal("30 runs of 16 independent matrix multiplications did not finish in 2 minutes: the worker pool hangs")
+	}
+}
+
+// TestKernelsReportTheBackendsChoice: the matrix multiplication that DescribeKernels reports is the one the CPU's
+// features, the build and the GOMLX_SIMD_* switches select under compute's rules (AVX-512 when the CPU has F, CD,
+// BW, DQ and VL, else AVX2, else plain Go), for each setting of the switches. The report comes from the backend's
+// own log, the expectation from the CPU flags here: each checks the other. Each case runs in a new process,
+// since the backend reads the switches when the program starts.
+func TestKernelsReportTheBackendsChoice(t *testing.T) {
+	if os.Getenv("HYMENOPTERA_KERNELS_HELPER") == "1" {
+		backend, err := NewWithConfig(GoBackend)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := DescribeKernels(backend, GoBackend)
+		os.Stdout.WriteString("MATMUL=" + k.Matmul + "\nWARNING=" + k.Warning() + "\n")
+		return
+	}
+	simd, _ := BuiltWithSIMD()
+	avx512 := cpu.X86.HasAVX512F && cpu.X86.HasAVX512CD && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512DQ &&
+		cpu.X86.HasAVX512VL
+	for _, c := range []struct {
+		env              []string
+		avx512On, avx2On bool
+	}{
+		{nil, true, true},
+		{[]string{"GOMLX_SIMD_AVX512=false"}, false, true},
+		{[]string{"GOMLX_SIMD_AVX512=false", "GOMLX_SIMD_AVX2=false"}, false, false},
+	} {
+		want := MatmulNoSIMD
+		switch {
+		case simd && runtime.GOARCH == "amd64" && c.avx512On && avx512:
+			want = MatmulAVX512
+		case simd && runtime.GOARCH == "amd64" && c.avx2On && cpu.X86.HasAVX2:
+			want = MatmulAVX2
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestKernelsReportTheBackendsChoice$")
+		// The last value of a variable wins: the case's switches over the cleared ones.
+		cmd.Env = append(os.Environ(), "HYMENOPTERA_KERNELS_HELPER=1", "GOMLX_SIMD_AVX512=", "GOMLX_SIMD_AVX2=")
+		cmd.Env = append(cmd.Env, c.env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", c.env, err, out)
+		}
+		t.Logf("%v: %s", c.env, strings.Fields(string(out))[0])
+		if !strings.Contains(string(out), "MATMUL="+want+"\n") {
+			t.Errorf("with %v: want matrix multiplication %s, the report says:\n%s", c.env, want, out)
+		}
+		if warned := !strings.Contains(string(out), "WARNING=\n"); warned != (want == MatmulNoSIMD) {
+			t.Errorf("with %v (%s): warning shown %v, want %v:\n%s", c.env, want, warned, want == MatmulNoSIMD, out)
+		}
 	}
 }

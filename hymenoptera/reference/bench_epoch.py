@@ -8,6 +8,7 @@ Prints one JSON object on its last line: {"torch": VERSION, "epochs": [{"train_s
 import argparse
 import json
 import os
+import resource
 import time
 
 import torch
@@ -68,7 +69,11 @@ def main():
         epochs.append(times)
         print(f"PyTorch {args.scenario}: train {times['train_s']:.1f} s, val {times['val_s']:.1f} s", flush=True,
               file=__import__("sys").stderr)
-    print(json.dumps({"torch": torch.__version__, "epochs": epochs}))
+    # Peak resident memory (Linux: KiB), for bench --mem: this process's, and its largest DataLoader worker's
+    # (RUSAGE_CHILDREN holds the largest of the children that have ended; the loaders' workers end with each epoch).
+    print(json.dumps({"torch": torch.__version__, "epochs": epochs,
+                      "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                      "workers_peak_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ being the total of the K timed iterations.
 
 import argparse
 import json
+import resource
 import sys
 import time
 
@@ -103,6 +104,8 @@ def main():
         "torch": torch.__version__,
         "seconds": seconds,
         "img_s": args.batch * args.iters / seconds,
+        # Peak resident memory of this process (Linux: KiB), for bench --mem.
+        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
     }))
 
 

@@ -33,7 +33,7 @@ func init() {
 	register(&command{
 		name: "bench",
 		synopsis: "--mode eval|train|data|epoch [--batch N] [--iters K --warmup W | --epochs E --data SOURCE] " +
-			"[--scenario finetune|fixed] [--threads T] [--torch=false] [--torch-device auto|cpu|cuda] [--json]",
+			"[--scenario finetune|fixed] [--threads T] [--torch=false] [--torch-device auto|cpu|cuda] [--mem] [--json]",
 		summary: "time the model or the data pipelines, side by side with PyTorch",
 		details: `
 Times the same work in Go and in PyTorch (Debian's python3-torch as /usr/bin/python3, or $HYMENOPTERA_PYTHON),
@@ -58,10 +58,21 @@ torch cannot be imported, its side is reported as skipped, with the reason. For 
 on --torch-device: auto picks the GPU (cuda) when the Go side runs on XLA's CUDA plugin, else the CPU.
 
 eval and train print a table, or with --json one JSON object:
-  {"mode", "batch", "iters", "warmup", "size", "threads", "backend", "go_img_s", "torch_img_s", "ratio",
-   "torch_device", ...}
+  {"mode", "batch", "iters", "warmup", "size", "threads", "backend", "cpu", "arch", "simd", "matmul",
+   "go_img_s", "torch_img_s", "ratio", "torch_device", ...}
+where cpu, arch and simd describe the CPU (its model, GOARCH, the vector features the kernels use) and matmul
+the pure-Go backend's matrix-multiplication kernels (simd:avx512, simd:avx2 or simd:nosimd, which the
+GOMLX_SIMD_AVX512=false and GOMLX_SIMD_AVX2=false switches select on an AVX-512 machine).
 ratio is Go's time over PyTorch's (above 1: Go is slower); the torch fields are null when its side is skipped,
-and "torch_skipped" says why. data prints a table of epochs, or with --json its report (dataBenchReport).`,
+and "torch_skipped" says why. data prints a table of epochs, or with --json its report (dataBenchReport).
+epoch prints a table of epochs, or with --json {"mode", "scenario", ..., "go": [{"train_s", "val_s"}, ...],
+"torch": [...], "ratio": {"epochs": [{"train", "val", "total"}, ...], "overall": {"train", "val", "total"}}}:
+Go's seconds over PyTorch's per epoch and phase, and over all epochs.
+
+--mem (eval, train, epoch) adds each side's peak resident memory (getrusage's maxrss): the Go process's, and
+PyTorch's process's plus, for epoch, its largest DataLoader worker's (the Go loader's goroutines live in the Go
+process), as "mem": {"go_peak_rss_mib", "torch_peak_rss_mib", "torch_workers_peak_rss_mib", "mem_ratio"}. Run
+one mode per process: the Go figure is the process's peak since it started.`,
 		setup: setupBench,
 	})
 }
@@ -70,7 +81,7 @@ type benchOptions struct {
 	mode                                  string
 	batch, iters, warmup, epochs, threads int
 	data, scenario, torchDevice           string
-	torch, json                           bool
+	torch, json, mem                      bool
 	fs                                    *flag.FlagSet // to see which flags the command line set
 }
 
@@ -80,7 +91,7 @@ var benchModes = []string{"eval", "train", "data", "epoch"}
 // modeFlags are the flags that only some modes take, with those modes.
 var modeFlags = map[string][]string{"iters": {"eval", "train"}, "warmup": {"eval", "train"},
 	"epochs": {"data", "epoch"}, "data": {"data", "epoch"}, "scenario": {"epoch"},
-	"torch-device": {"eval", "train"}}
+	"torch-device": {"eval", "train"}, "mem": {"eval", "train", "epoch"}}
 
 // torchDevices are the values of --torch-device.
 var torchDevices = []string{"auto", "cpu", "cuda"}
@@ -99,6 +110,7 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.BoolVar(&o.torch, "torch", true, "also time PyTorch (--torch=false: Go only)")
 	fs.StringVar(&o.torchDevice, "torch-device", "auto", "`DEVICE` PyTorch runs on (eval, train): cpu, cuda, or auto "+
 		"(cuda when the Go side runs on XLA's CUDA plugin)")
+	fs.BoolVar(&o.mem, "mem", false, "also report each side's peak resident memory (eval, train, epoch)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object")
 	return o.run
 }
@@ -136,28 +148,82 @@ func (o *benchOptions) run(ctx context.Context, out streams, args []string) erro
 
 // modelReport is the result of bench --mode eval|train; its JSON form is the --json output.
 type modelReport struct {
-	Mode    string  `json:"mode"`
-	Batch   int     `json:"batch"`
-	Iters   int     `json:"iters"`
-	Warmup  int     `json:"warmup"`
-	Size    int     `json:"size"`
-	Threads int     `json:"threads"`
-	Backend string  `json:"backend"`
-	GoImgS  float64 `json:"go_img_s"`
+	Mode    string `json:"mode"`
+	Batch   int    `json:"batch"`
+	Iters   int    `json:"iters"`
+	Warmup  int    `json:"warmup"`
+	Size    int    `json:"size"`
+	Threads int    `json:"threads"`
+	// The backend and the machine: "backend", "cpu", "arch", "simd", "matmul", "switches".
+	backends.Kernels
+	GoImgS float64 `json:"go_img_s"`
 	// The PyTorch fields are null when its side did not run, and TorchSkipped says why.
-	TorchImgS    *float64 `json:"torch_img_s"`
-	Ratio        *float64 `json:"ratio"`
-	Torch        string   `json:"torch,omitempty"`        // torch's version
-	TorchDevice  string   `json:"torch_device,omitempty"` // cpu or cuda
-	TorchSkipped string   `json:"torch_skipped,omitempty"`
+	TorchImgS    *float64   `json:"torch_img_s"`
+	Ratio        *float64   `json:"ratio"`
+	Torch        string     `json:"torch,omitempty"`        // torch's version
+	TorchDevice  string     `json:"torch_device,omitempty"` // cpu or cuda
+	TorchSkipped string     `json:"torch_skipped,omitempty"`
+	Mem          *memReport `json:"mem,omitempty"` // with --mem
 }
 
 // torchResult is what reference/bench_model.py prints.
 type torchResult struct {
-	Seconds float64 `json:"seconds"`
-	ImgS    float64 `json:"img_s"`
-	Torch   string  `json:"torch"`
-	Device  string  `json:"device"`
+	Seconds    float64 `json:"seconds"`
+	ImgS       float64 `json:"img_s"`
+	Torch      string  `json:"torch"`
+	Device     string  `json:"device"`
+	PeakRSSKiB float64 `json:"peak_rss_kib"`
+}
+
+// memReport is bench --mem's result: the peak resident memory of each side, in MiB.
+type memReport struct {
+	GoMiB float64 `json:"go_peak_rss_mib"`
+	// PyTorch's process and, for --mode epoch, its largest DataLoader worker; null when PyTorch did not run.
+	TorchMiB        *float64 `json:"torch_peak_rss_mib"`
+	TorchWorkersMiB *float64 `json:"torch_workers_peak_rss_mib,omitempty"`
+	// Ratio is Go's peak over PyTorch's (its process's plus its largest worker's); null without PyTorch.
+	Ratio *float64 `json:"mem_ratio"`
+}
+
+// newMemReport reads this process's peak and takes PyTorch's from its script's report (KiB; workersKiB < 0: no
+// workers; torchRan false: no PyTorch figures).
+func newMemReport(torchRan bool, torchKiB, workersKiB float64) (*memReport, error) {
+	goMiB, err := peakRSSMiB()
+	if err != nil {
+		return nil, err
+	}
+	r := &memReport{GoMiB: goMiB}
+	if !torchRan {
+		return r, nil
+	}
+	if torchKiB <= 0 {
+		return nil, fmt.Errorf("the PyTorch script reported a peak resident memory of %v KiB", torchKiB)
+	}
+	torchMiB, total := torchKiB/1024, torchKiB/1024
+	r.TorchMiB = &torchMiB
+	if workersKiB >= 0 {
+		workersMiB := workersKiB / 1024
+		r.TorchWorkersMiB, total = &workersMiB, total+workersMiB
+	}
+	ratio := goMiB / total
+	r.Ratio = &ratio
+	return r, nil
+}
+
+// writeTable prints the memory figures under a bench table.
+func (r *memReport) writeTable(w io.Writer) error {
+	line := fmt.Sprintf("\nPeak resident memory: Go %.0f MiB", r.GoMiB)
+	if r.TorchMiB != nil {
+		line += fmt.Sprintf(", PyTorch %.0f MiB", *r.TorchMiB)
+	}
+	if r.TorchWorkersMiB != nil {
+		line += fmt.Sprintf(" + %.0f MiB (its largest DataLoader worker)", *r.TorchWorkersMiB)
+	}
+	if r.Ratio != nil {
+		line += fmt.Sprintf("; Go / PyTorch: %.2f×", *r.Ratio)
+	}
+	_, err := fmt.Fprintln(w, line)
+	return err
 }
 
 func (o *benchOptions) benchModel(ctx context.Context, out streams) error {
@@ -168,13 +234,14 @@ func (o *benchOptions) benchModel(ctx context.Context, out streams) error {
 	}
 	defer backend.Finalize()
 	report := modelReport{Mode: o.mode, Batch: o.batch, Iters: o.iters, Warmup: o.warmup, Size: imageSize,
-		Threads: o.threads, Backend: backends.Choose().Config}
+		Threads: o.threads, Kernels: backends.DescribeKernels(backend, backends.Choose().Config)}
 	goSeconds, err := o.timeGo(ctx, backend, out.stderr)
 	if err != nil {
 		return err
 	}
 	report.GoImgS = float64(o.batch*o.iters) / goSeconds
 	var torchErr error
+	var torchPeakKiB float64
 	if !o.torch {
 		report.TorchSkipped = "disabled by --torch=false"
 	} else if result, err := o.timeTorch(torchDevice(o.torchDevice, report.Backend)); err != nil {
@@ -185,6 +252,12 @@ func (o *benchOptions) benchModel(ctx context.Context, out streams) error {
 	} else {
 		ratio := goSeconds / result.Seconds
 		report.TorchImgS, report.Ratio, report.Torch, report.TorchDevice = &result.ImgS, &ratio, result.Torch, result.Device
+		torchPeakKiB = result.PeakRSSKiB
+	}
+	if o.mem {
+		if report.Mem, err = newMemReport(report.Ratio != nil, torchPeakKiB, -1); err != nil {
+			return errors.Join(err, torchErr)
+		}
 	}
 	if o.json {
 		err = json.NewEncoder(out.stdout).Encode(report)
@@ -293,8 +366,8 @@ func setenv(key, value string) (restore func()) {
 
 func (r *modelReport) writeTable(w io.Writer) error {
 	what := map[string]string{"eval": "evaluation forward pass", "train": "training step"}[r.Mode]
-	fmt.Fprintf(w, "ResNet-18 %s, batch %d of %d×%d images, %d threads: %d warm-up + %d timed iterations\n\n",
-		what, r.Batch, r.Size, r.Size, r.Threads, r.Warmup, r.Iters)
+	fmt.Fprintf(w, "ResNet-18 %s, batch %d of %d×%d images, %d threads: %d warm-up + %d timed iterations\n"+
+		"CPU and kernels: %s\n\n", what, r.Batch, r.Size, r.Size, r.Threads, r.Warmup, r.Iters, r.Kernels)
 	const row = "%-28s %10s %12s\n"
 	fmt.Fprintf(w, row, "", "images/s", "s/iteration")
 	fmt.Fprintf(w, row, "Go ("+r.Backend+")", fmt.Sprintf("%.2f", r.GoImgS), fmt.Sprintf("%.3f", float64(r.Batch)/r.GoImgS))
@@ -303,9 +376,12 @@ func (r *modelReport) writeTable(w io.Writer) error {
 			fmt.Sprintf("%.3f", float64(r.Batch) / *r.TorchImgS))
 	}
 	if r.Ratio != nil {
-		_, err := fmt.Fprintf(w, "\nGo's time / PyTorch's time: %.2f×\n", *r.Ratio)
-		return err
+		fmt.Fprintf(w, "\nGo's time / PyTorch's time: %.2f×\n", *r.Ratio)
+	} else {
+		fmt.Fprintf(w, "\nPyTorch skipped: %s\n", r.TorchSkipped)
 	}
-	_, err := fmt.Fprintf(w, "\nPyTorch skipped: %s\n", r.TorchSkipped)
-	return err
+	if r.Mem != nil {
+		return r.Mem.writeTable(w)
+	}
+	return nil
 }

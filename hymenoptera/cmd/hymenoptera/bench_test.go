@@ -10,8 +10,8 @@ import (
 )
 
 // TestBenchModelJSON runs the smallest eval and train benchmarks (one iteration of a batch of 2, compilation
-// included) and checks the report: Go's figure, and PyTorch's where torch is installed (its absence fails under
-// CI), with ratio = Go's time / PyTorch's.
+// included) with --mem and checks the report: the machine, Go's figure, and PyTorch's where torch is installed
+// (its absence fails under CI), with ratio = Go's time / PyTorch's, and each side's peak memory.
 func TestBenchModelJSON(t *testing.T) {
 	torchErr := torchref.Available()
 	if torchErr != nil && testenv.InCI() {
@@ -20,7 +20,7 @@ func TestBenchModelJSON(t *testing.T) {
 	for _, mode := range []string{"eval", "train"} {
 		t.Run(mode, func(t *testing.T) {
 			code, stdout, _ := runCLI(t, "bench", "--mode", mode, "--batch", "2", "--iters", "1", "--warmup", "0",
-				"--json")
+				"--mem", "--json")
 			if code != 0 {
 				t.Fatalf("exit status %d", code)
 			}
@@ -28,13 +28,19 @@ func TestBenchModelJSON(t *testing.T) {
 			if err := json.Unmarshal([]byte(stdout), &report); err != nil {
 				t.Fatalf("output %q is not a JSON object: %v", stdout, err)
 			}
-			for _, field := range []string{"mode", "batch", "backend", "go_img_s", "torch_img_s", "ratio"} {
+			for _, field := range []string{"mode", "batch", "backend", "cpu", "arch", "simd", "matmul", "go_img_s",
+				"torch_img_s", "ratio", "mem"} {
 				if _, ok := report[field]; !ok {
 					t.Errorf("report lacks %q: %s", field, stdout)
 				}
 			}
-			if report["mode"] != mode || report["batch"] != 2.0 || report["backend"] == "" {
+			if report["mode"] != mode || report["batch"] != 2.0 || report["backend"] == "" || report["matmul"] == "" {
 				t.Errorf("report %s does not describe the run", stdout)
+			}
+			mem, _ := report["mem"].(map[string]any)
+			goMiB, _ := mem["go_peak_rss_mib"].(float64)
+			if !(goMiB > 50) { // ResNet-18's weights alone are 45 MB
+				t.Errorf("mem = %v: want Go's peak resident memory above 50 MiB", report["mem"])
 			}
 			goImgS, _ := report["go_img_s"].(float64)
 			if !(goImgS > 0) {
@@ -52,10 +58,39 @@ func TestBenchModelJSON(t *testing.T) {
 				t.Errorf("torch_img_s %v and ratio %v: want a positive rate and ratio = torch_img_s / go_img_s",
 					report["torch_img_s"], report["ratio"])
 			}
+			torchMiB, _ := mem["torch_peak_rss_mib"].(float64)
+			memRatio, _ := mem["mem_ratio"].(float64)
+			if !(torchMiB > 50) || math.Abs(memRatio-goMiB/torchMiB) > 1e-9*memRatio {
+				t.Errorf("mem = %v: want PyTorch's peak above 50 MiB and mem_ratio = Go's / PyTorch's", mem)
+			}
 			if report["torch_device"] != "cpu" {
 				t.Errorf("torch_device = %v, want cpu: the Go side runs on the CPU", report["torch_device"])
 			}
 		})
+	}
+}
+
+// TestEpochRatios: the epoch report's ratios are Go's seconds over PyTorch's, per phase and epoch and over all
+// the epochs both sides ran.
+func TestEpochRatios(t *testing.T) {
+	goSide := []epochPhases{{TrainS: 40, ValS: 10}, {TrainS: 30, ValS: 12}, {TrainS: 1, ValS: 1}}
+	torchSide := []epochPhases{{TrainS: 20, ValS: 5}, {TrainS: 20, ValS: 6}}
+	r := ratios(goSide, torchSide)
+	want := epochRatios{
+		Epochs:  []phaseRatios{{Train: 2, Val: 2, Total: 2}, {Train: 1.5, Val: 2, Total: 42.0 / 26}},
+		Overall: phaseRatios{Train: 70.0 / 40, Val: 2, Total: 92.0 / 51},
+	}
+	if r == nil || len(r.Epochs) != 2 {
+		t.Fatalf("ratios = %+v, want two epochs", r)
+	}
+	for i, got := range append(r.Epochs, r.Overall) {
+		w := append(want.Epochs, want.Overall)[i]
+		if math.Abs(got.Train-w.Train) > 1e-12 || math.Abs(got.Val-w.Val) > 1e-12 || math.Abs(got.Total-w.Total) > 1e-12 {
+			t.Errorf("ratio %d = %+v, want %+v", i, got, w)
+		}
+	}
+	if ratios(goSide, nil) != nil {
+		t.Error("ratios without PyTorch's epochs: want nil (null in JSON)")
 	}
 }
 
