@@ -230,7 +230,8 @@ func TestTutorialNotebooksRunHeadless(t *testing.T) {
 		}
 		checkExpectedFigures(t, name, nb)
 		stdout := nb.Stdout()
-		for _, want := range []string{"NOT the ImageNet weights", "train Loss: ", "val Loss: ", "Best val Acc: "} {
+		for _, want := range []string{"NOT the ImageNet weights", "CPU and kernels: ", "Estimated time on this machine",
+			"train Loss: ", "val Loss: ", "Best val Acc: "} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("%s: output lacks %q", name, want)
 			}

@@ -72,8 +72,7 @@ func PluginNames() []string {
 	return names
 }
 
-// New creates the chosen backend and writes to log (nil: os.Stderr) which backend runs and why, on what CPU with
-// which kernels, and a warning when the pure-Go backend has no SIMD kernels here (see Kernels). Errors (an unknown backend name, a plugin that fails to load) are returned, never panicked.
+// New creates the chosen backend and writes its Report to log (nil: os.Stderr). Errors (an unknown backend name, a plugin that fails to load) are returned, never panicked.
 func New(log io.Writer) (backend compute.Backend, err error) {
 	if log == nil {
 		log = os.Stderr
@@ -83,12 +82,19 @@ func New(log io.Writer) (backend compute.Backend, err error) {
 	if err != nil {
 		return nil, err
 	}
-	kernels := DescribeKernels(backend, choice.Config)
-	fmt.Fprintf(log, "GoMLX backend: %s (%s)\nCPU and kernels: %s\n", backend.Description(), choice.Reason, kernels)
-	if warning := kernels.Warning(); warning != "" {
-		fmt.Fprintln(log, warning)
-	}
+	Report(log, backend)
 	return backend, nil
+}
+
+// Report writes which backend runs and why, the CPU and the kernels backend multiplies matrices with, and a
+// warning when the pure-Go backend has no SIMD kernels here (see Kernels). backend is the one New created.
+func Report(w io.Writer, backend compute.Backend) {
+	choice := Choose()
+	kernels := DescribeKernels(backend, choice.Config)
+	fmt.Fprintf(w, "GoMLX backend: %s (%s)\nCPU and kernels: %s\n", backend.Description(), choice.Reason, kernels)
+	if warning := kernels.Warning(); warning != "" {
+		fmt.Fprintln(w, warning)
+	}
 }
 
 // NewWithConfig creates the backend of config ("go", "xla:cpu", ...), turning GoMLX's panics into errors.

@@ -19,6 +19,9 @@ import (
 
 // The tutorial's dataset: 244 training and 153 validation images of ants and bees.
 const (
+	HymenopteraTrainImages = 244
+	HymenopteraValImages   = 153
+
 	HymenopteraURL = "https://download.pytorch.org/tutorial/hymenoptera_data.zip"
 	// HymenopteraSHA256 is the SHA-256 of the zip at HymenopteraURL, checked after every download.
 	HymenopteraSHA256 = "77a1531d2237f648377f1f5679db8436247ec91d158ba3d836ffc3a3da5c1034"

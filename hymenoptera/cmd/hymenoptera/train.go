@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 
+	"github.com/hymenoptera-go/tutorial/hymenoptera/estimate"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/atomicfile"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/tutorial"
@@ -16,7 +17,7 @@ func init() {
 	register(&command{
 		name: "train",
 		synopsis: "--scenario finetune|fixed [--epochs 25] [--batch 4] [--lr 0.001] [--seed S] " +
-			"[--weights FILE|imagenet] [--data DIR|ZIP|URL] [--out DIR] [--resume]",
+			"[--weights FILE|imagenet] [--data DIR|ZIP|URL] [--out DIR] [--resume] [--estimate=false]",
 		summary: "run one of the tutorial's two scenarios, as the notebook does",
 		details: `
 Trains ResNet-18 on the hymenoptera dataset as the tutorial does: the starting weights (--weights: "imagenet"
@@ -30,6 +31,10 @@ checkpoint FILE) with a new 2-class head; SGD (momentum 0.9, --lr), StepLR (×0.
 
 The dataset comes from --data: the tutorial's zip (a URL, a file:// URL or a local path) or a directory holding
 train/ and val/; by default the tutorial's URL. --image-size and --max-images make small runs.
+
+Before the first epoch, standard error says which backend runs, on which CPU with which matrix kernels (and
+warns when the pure-Go backend has no SIMD kernels there), and estimates the run's time on this machine from a
+few timed steps of a throwaway model (--estimate=false skips that calibration, some seconds).
 
 Settings: each flag marked ($HYMENOPTERA_...) takes its default from that environment variable, the one the
 notebooks read, else the tutorial's value; a flag on the command line wins. An invalid value, from either, is
@@ -51,6 +56,7 @@ batch, image size, max images, seed, data) must be those of the saved run, and e
 type trainOptions struct {
 	scenario, out string
 	frozenBN      bool
+	estimate      bool
 	settings      tutorial.Settings
 	envErr        error // a bad HYMENOPTERA_* value, reported before any work
 }
@@ -65,6 +71,7 @@ func setupTrain(fs *flag.FlagSet) runFunc {
 	fs.StringVar(&o.scenario, "scenario", "", "`finetune` or fixed (required)")
 	fs.StringVar(&o.out, "out", "", "output `directory` (default runs/SCENARIO)")
 	fs.BoolVar(&o.frozenBN, "frozen-bn", false, "fixed scenario: keep the backbone's BatchNorm in evaluation mode")
+	fs.BoolVar(&o.estimate, "estimate", true, "time a few steps first and estimate the run's duration")
 	o.settings.Flags(fs, trainSettings...)
 	return func(ctx context.Context, out streams, args []string) error {
 		o.settings.RecordFlags(fs)
@@ -111,6 +118,15 @@ func (o *trainOptions) run(ctx context.Context, out streams, args []string) erro
 		return err
 	}
 	fmt.Fprintf(out.stderr, "starting weights: %s\n", describeWeights(ctx, s))
+	if o.estimate {
+		e, err := estimate.Calibrate(ctx, m.Backend(), estimate.Run{Scenarios: []train.Scenario{scenario},
+			Epochs: s.Epochs, TrainImages: data.Train.Len(), ValImages: data.Val.Len(), Batch: s.BatchSize,
+			ImageSize: s.ImageSize})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(out.stderr, e)
+	}
 	optimizer := tutorial.Optimizer(scenario.Parameters(m), s.LR)
 	history, err := train.TrainModel(ctx, m, data.TrainLoader, data.ValLoader, train.Config{
 		Scenario:        scenario,
