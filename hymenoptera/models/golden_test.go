@@ -4,6 +4,9 @@ package models_test
 
 import (
 	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -12,6 +15,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/core/tensors/numpy"
 	"github.com/gomlx/gomlx/ml/model"
+	"golang.org/x/sys/cpu"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/testenv"
@@ -58,9 +62,61 @@ func testBackends(t *testing.T) map[string]compute.Backend {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if backends.IsGo(config) {
+			t.Logf("pure-Go backend: %s", backends.DescribeKernels(backend, config))
+		}
 		result[config] = backend
 	}
 	return result
+}
+
+// TestGoldenOnEveryCPUClass runs the golden tests again with the kernels of learners' CPUs: AVX-512 switched off
+// (the AVX2 kernels that Intel laptops and AMD Zen 2 and 3 get) and both switches off (plain Go, what arm64 and
+// x86 without AVX2 get from compute v0.1.6), with the same tolerances. Each class runs in a new process, since
+// the backend reads the switches when a program starts; its log must show the kernels that the switches select
+// on this CPU, and both golden tests passing, not skipped.
+func TestGoldenOnEveryCPUClass(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the golden tests twice more, once without SIMD (a minute)")
+	}
+	if os.Getenv("GOMLX_SIMD_AVX512") != "" || os.Getenv("GOMLX_SIMD_AVX2") != "" {
+		t.Skip("the GOMLX_SIMD_* switches are set: this process already runs one CPU class")
+	}
+	// Each class with the kernels it selects on this CPU: AVX2 when the CPU has it and the build has SIMD.
+	avx2 := backends.MatmulNoSIMD
+	if simd, _ := backends.BuiltWithSIMD(); simd && cpu.X86.HasAVX2 && runtime.GOARCH == "amd64" {
+		avx2 = backends.MatmulAVX2
+	}
+	for _, class := range []struct {
+		name, matmul string
+		env          []string
+	}{
+		{"AVX-512 off", avx2, []string{"GOMLX_SIMD_AVX512=false"}},
+		{"no SIMD", backends.MatmulNoSIMD, []string{"GOMLX_SIMD_AVX512=false", "GOMLX_SIMD_AVX2=false"}},
+	} {
+		t.Run(class.name, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestGolden(EvalLogits|TrainingStep)$", "-test.v",
+				"-test.count=1")
+			cmd.Env = append(os.Environ(), class.env...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("golden tests with %v: %v\n%s", class.env, err, out)
+			}
+			log := string(out)
+			if skipped := regexp.MustCompile(`--- SKIP: TestGolden\w+`).FindString(log); skipped != "" {
+				if testenv.InCI() {
+					t.Fatalf("with %v: %s under CI:\n%s", class.env, skipped, log)
+				}
+				t.Skipf("with %v: %s (fixtures missing: GOEXPERIMENT=simd go generate ./...)", class.env, skipped)
+			}
+			for _, want := range []string{"matrix multiplication " + class.matmul, "--- PASS: TestGoldenEvalLogits",
+				"--- PASS: TestGoldenTrainingStep"} {
+				if !strings.Contains(log, want) {
+					t.Errorf("with %v: the log lacks %q:\n%s", class.env, want, log)
+				}
+			}
+		})
+	}
 }
 
 func loadCheckpoint(t *testing.T, backend compute.Backend, name string) *models.ResNet {
