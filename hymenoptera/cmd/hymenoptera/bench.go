@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,7 +34,8 @@ func init() {
 	register(&command{
 		name: "bench",
 		synopsis: "--mode eval|train|data|epoch [--batch N] [--iters K --warmup W | --epochs E --data SOURCE] " +
-			"[--scenario finetune|fixed] [--threads T] [--torch=false] [--torch-device auto|cpu|cuda] [--mem] [--json]",
+			"[--scenario finetune|fixed] [--threads T] [--torch=false] [--torch-device auto|cpu|cuda] [--mem] " +
+			"[--cpuprofile FILE] [--json]",
 		summary: "time the model or the data pipelines, side by side with PyTorch",
 		details: `
 Times the same work in Go and in PyTorch (Debian's python3-torch as /usr/bin/python3, or $HYMENOPTERA_PYTHON),
@@ -72,7 +74,10 @@ Go's seconds over PyTorch's per epoch and phase, and over all epochs.
 --mem (eval, train, epoch) adds each side's peak resident memory (getrusage's maxrss): the Go process's, and
 PyTorch's process's plus, for epoch, its largest DataLoader worker's (the Go loader's goroutines live in the Go
 process), as "mem": {"go_peak_rss_mib", "torch_peak_rss_mib", "torch_workers_peak_rss_mib", "mem_ratio"}. Run
-one mode per process: the Go figure is the process's peak since it started.`,
+one mode per process: the Go figure is the process's peak since it started.
+
+--cpuprofile FILE (eval, train, epoch) writes a CPU profile of the Go side's timed work (eval and train: the
+timed iterations; epoch: the whole TrainModel) for go tool pprof, e.g. go tool pprof -top hymenoptera FILE.`,
 		setup: setupBench,
 	})
 }
@@ -80,7 +85,7 @@ one mode per process: the Go figure is the process's peak since it started.`,
 type benchOptions struct {
 	mode                                  string
 	batch, iters, warmup, epochs, threads int
-	data, scenario, torchDevice           string
+	data, scenario, torchDevice, profile  string
 	torch, json, mem                      bool
 	fs                                    *flag.FlagSet // to see which flags the command line set
 }
@@ -91,7 +96,8 @@ var benchModes = []string{"eval", "train", "data", "epoch"}
 // modeFlags are the flags that only some modes take, with those modes.
 var modeFlags = map[string][]string{"iters": {"eval", "train"}, "warmup": {"eval", "train"},
 	"epochs": {"data", "epoch"}, "data": {"data", "epoch"}, "scenario": {"epoch"},
-	"torch-device": {"eval", "train"}, "mem": {"eval", "train", "epoch"}}
+	"torch-device": {"eval", "train"}, "mem": {"eval", "train", "epoch"},
+	"cpuprofile": {"eval", "train", "epoch"}}
 
 // torchDevices are the values of --torch-device.
 var torchDevices = []string{"auto", "cpu", "cuda"}
@@ -111,6 +117,7 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.StringVar(&o.torchDevice, "torch-device", "auto", "`DEVICE` PyTorch runs on (eval, train): cpu, cuda, or auto "+
 		"(cuda when the Go side runs on XLA's CUDA plugin)")
 	fs.BoolVar(&o.mem, "mem", false, "also report each side's peak resident memory (eval, train, epoch)")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the Go side's timed work to `FILE`")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object")
 	return o.run
 }
@@ -306,9 +313,20 @@ func (o *benchOptions) timeGo(ctx context.Context, backend compute.Backend, prog
 		}
 	}
 	var elapsed time.Duration
+	var stopProfile func() error
+	defer func() {
+		if stopProfile != nil {
+			stopProfile()
+		}
+	}()
 	for i := range o.warmup + o.iters {
 		if err := ctx.Err(); err != nil {
 			return 0, err
+		}
+		if i == o.warmup {
+			if stopProfile, err = startProfile(o.profile); err != nil {
+				return 0, err
+			}
 		}
 		start := time.Now()
 		if err := step(); err != nil {
@@ -322,7 +340,31 @@ func (o *benchOptions) timeGo(ctx context.Context, backend compute.Backend, prog
 		elapsed += took
 		fmt.Fprintf(progress, "Go %s: iteration %d/%d: %.3f s\n", o.mode, i+1-o.warmup, o.iters, took.Seconds())
 	}
-	return elapsed.Seconds(), nil
+	err = stopProfile()
+	stopProfile = nil
+	return elapsed.Seconds(), err
+}
+
+// startProfile starts a CPU profile into path ("" profiles nothing) and returns the function that ends it.
+func startProfile(path string) (stop func() error, err error) {
+	if path == "" {
+		return func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("--cpuprofile %s: %w", path, err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("--cpuprofile %s: %w", path, err)
+		}
+		return nil
+	}, nil
 }
 
 // torchDevice resolves --torch-device: auto compares like with like, the GPU when Go's backend runs on one.

@@ -102,11 +102,15 @@ func (o *benchOptions) benchEpoch(ctx context.Context, out streams) error {
 	}
 	defer os.RemoveAll(dir)
 	optimizer := tutorial.Optimizer(scenario.Parameters(m), tutorial.LearningRate)
+	stopProfile, err := startProfile(o.profile)
+	if err != nil {
+		return err
+	}
 	history, err := train.TrainModel(ctx, m, data.TrainLoader, data.ValLoader, train.Config{
 		Scenario: scenario, Epochs: o.epochs, Optimizer: optimizer, Scheduler: tutorial.Scheduler(optimizer),
 		CheckpointDir: dir, Log: out.stderr, Progress: train.Silent,
 	})
-	if err != nil {
+	if err := errors.Join(err, stopProfile()); err != nil {
 		return err
 	}
 	report := epochReport{Mode: o.mode, Scenario: string(scenario), Batch: o.batch, Threads: o.threads,
