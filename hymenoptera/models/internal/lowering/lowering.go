@@ -25,8 +25,8 @@
 //   - Its reductions run element by element: per-channel sums are matrix-vector products with ones, accumulated
 //     in float64 across rows as PyTorch's CPU BatchNorm does (ChannelSum64).
 //   - GoMLX's generic gradients of these constructions make full-size copies (the DotGeneral gradient's
-//     transpose, the strided slices' scatter through zero Pads, Max's sign indicators): the convolutions and
-//     ReLU carry hand-written gradients, handed their output gradient by OutputAdjoint.
+//     transpose, the strided slices' scatter through zero Pads, Max's sign indicators): the convolutions, ReLU
+//     and max-pooling carry hand-written gradients, handed their output gradient by OutputAdjoint.
 //
 // The backend's bounded worker pool, which hangs once as many matrix multiplications are ready as it has workers,
 // is the backends package's business (backends.NewWithConfig lifts the bound).
@@ -73,18 +73,25 @@ func (o Ops) String() string {
 }
 
 // MaxPool2d is max-pooling of x [C, N, H, W] with a square window, stride and padding (padded with −∞, as
-// PyTorch does). Lowered, it is the maximum of the window's strided slices: exact, gradient included.
+// PyTorch does). Lowered, it is the maximum of the window's strided slices, with the gradient of maxPoolGradient.
 func (o Ops) MaxPool2d(x *graph.Node, window, stride, padding int) *graph.Node {
 	if !o.lowered {
 		return graph.BackendReduceWindow(x, compute.ReduceOpMax, []int{1, 1, window, window}, []int{1, 1, stride, stride},
 			nil, nil, [][2]int{{0, 0}, {0, 0}, {padding, padding}, {padding, padding}})
 	}
-	windows := windowSlices(padSpatial(x, math.Inf(-1), padding, padding), window, window, stride)
-	result := windows[0]
+	var adjoint OutputAdjoint
+	var windows []*graph.Node
+	var result *graph.Node
+	padded := graph.IdentityWithCustomGradient(padSpatial(x, math.Inf(-1), padding, padding),
+		func(padded, _ *graph.Node) *graph.Node {
+			return maxPoolGradient(padded.Shape().Dimensions, windows, result, adjoint.Get(), window, stride)
+		})
+	windows = windowSlices(padded, window, window, stride)
+	result = windows[0]
 	for _, s := range windows[1:] {
 		result = graph.Max(result, s)
 	}
-	return result
+	return adjoint.Capture(result)
 }
 
 // PerChannel returns v [C] broadcast over like [C, N, H, W], for an element-wise operation between them. Lowered,
