@@ -33,7 +33,7 @@ const benchClasses = 2
 func init() {
 	register(&command{
 		name: "bench",
-		synopsis: "--mode eval|train|data|epoch [--batch N] [--iters K --warmup W | --epochs E --data SOURCE] " +
+		synopsis: "--mode eval|train|data|epoch|matmul [--batch N] [--iters K --warmup W | --epochs E --data SOURCE] " +
 			"[--scenario finetune|fixed] [--threads T] [--torch=false] [--torch-device auto|cpu|cuda] [--mem] " +
 			"[--cpuprofile FILE] [--json]",
 		summary: "time the model or the data pipelines, side by side with PyTorch",
@@ -51,8 +51,11 @@ one after the other, never both at once:
   epoch  E of the tutorial's epochs of --scenario (finetune or fixed) on the whole dataset, training and
          validation phases timed apart: TrainModel with the loader against the tutorial's train_model loop
          with torchvision's DataLoader (a 2-class ResNet-18 with random weights on both sides)
+  matmul the matrix multiplications of one convolution of each stage of the forward pass at batch N, with
+         the shapes the pure-Go lowering hands its backend (kernel by patches), in GFLOP/s, next to torch.mm
+         at the same shapes: how far the backend's kernels on this CPU are from PyTorch's
 
-For eval and train, W untimed iterations run first, then K timed ones: the first iteration compiles the Go
+For eval, train and matmul, W untimed iterations run first, then K timed ones: the first iteration compiles the Go
 graph, and on the pure-Go backend the second is still about 10% slower than the next ones, hence W = 2.
 Both sides use T threads: GOMAXPROCS on the Go side (XLA's own thread pool ignores it), torch.set_num_threads
 and OMP_NUM_THREADS on PyTorch's; for data, T loader goroutines against T DataLoader worker processes. When
@@ -69,7 +72,9 @@ ratio is Go's time over PyTorch's (above 1: Go is slower); the torch fields are 
 and "torch_skipped" says why. data prints a table of epochs, or with --json its report (dataBenchReport).
 epoch prints a table of epochs, or with --json {"mode", "scenario", ..., "go": [{"train_s", "val_s"}, ...],
 "torch": [...], "ratio": {"epochs": [{"train", "val", "total"}, ...], "overall": {"train", "val", "total"}}}:
-Go's seconds over PyTorch's per epoch and phase, and over all epochs.
+Go's seconds over PyTorch's per epoch and phase, and over all epochs. matmul prints a table of the products,
+or with --json {"mode", "batch", ..., "matmul", "shapes": [{"name", "M", "K", "C", "go_gflops",
+"torch_gflops", "ratio"}, ...]}.
 
 --mem (eval, train, epoch) adds each side's peak resident memory (getrusage's maxrss): the Go process's, and
 PyTorch's process's plus, for epoch, its largest DataLoader worker's (the Go loader's goroutines live in the Go
@@ -91,10 +96,10 @@ type benchOptions struct {
 }
 
 // benchModes are the values of --mode.
-var benchModes = []string{"eval", "train", "data", "epoch"}
+var benchModes = []string{"eval", "train", "data", "epoch", "matmul"}
 
 // modeFlags are the flags that only some modes take, with those modes.
-var modeFlags = map[string][]string{"iters": {"eval", "train"}, "warmup": {"eval", "train"},
+var modeFlags = map[string][]string{"iters": {"eval", "train", "matmul"}, "warmup": {"eval", "train", "matmul"},
 	"epochs": {"data", "epoch"}, "data": {"data", "epoch"}, "scenario": {"epoch"},
 	"torch-device": {"eval", "train"}, "mem": {"eval", "train", "epoch"},
 	"cpuprofile": {"eval", "train", "epoch"}}
@@ -104,10 +109,10 @@ var torchDevices = []string{"auto", "cpu", "cuda"}
 
 func setupBench(fs *flag.FlagSet) runFunc {
 	o := &benchOptions{fs: fs}
-	fs.StringVar(&o.mode, "mode", "", "what to time, `MODE`: eval, train or data (required)")
+	fs.StringVar(&o.mode, "mode", "", "what to time, `MODE`: eval, train, data, epoch or matmul (required)")
 	fs.IntVar(&o.batch, "batch", 4, "`N` images per batch (the tutorial's batch size)")
-	fs.IntVar(&o.iters, "iters", 5, "`K` timed iterations (eval, train)")
-	fs.IntVar(&o.warmup, "warmup", 2, "`W` untimed warm-up iterations first (eval, train)")
+	fs.IntVar(&o.iters, "iters", 5, "`K` timed iterations (eval, train, matmul)")
+	fs.IntVar(&o.warmup, "warmup", 2, "`W` untimed warm-up iterations first (eval, train, matmul)")
 	fs.IntVar(&o.epochs, "epochs", 3, "`E` epochs per pipeline (data) or of the scenario (epoch)")
 	fs.StringVar(&o.scenario, "scenario", "finetune", "`scenario` of --mode epoch: finetune or fixed")
 	fs.StringVar(&o.data, "data", "", "`SOURCE` of the dataset: its zip's path or URL, or a directory (data; default: "+
@@ -149,6 +154,8 @@ func (o *benchOptions) run(ctx context.Context, out streams, args []string) erro
 		return o.benchData(ctx, out)
 	case "epoch":
 		return o.benchEpoch(ctx, out)
+	case "matmul":
+		return o.benchMatmul(ctx, out)
 	}
 	return o.benchModel(ctx, out)
 }

@@ -94,6 +94,39 @@ func TestEpochRatios(t *testing.T) {
 	}
 }
 
+// TestBenchMatmulJSON times the products of the smallest batch once and checks the report: five shapes, each
+// with Go's GFLOP/s and, where torch is installed (its absence fails under CI), PyTorch's with ratio = Go's
+// time / PyTorch's.
+func TestBenchMatmulJSON(t *testing.T) {
+	torchErr := torchref.Available()
+	if torchErr != nil && testenv.InCI() {
+		t.Fatal(torchErr)
+	}
+	code, stdout, _ := runCLI(t, "bench", "--mode", "matmul", "--batch", "1", "--iters", "1", "--warmup", "0", "--json")
+	if code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	var report matmulReport
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+		t.Fatalf("output %q is not a matmul report: %v", stdout, err)
+	}
+	if len(report.Shapes) != 5 || report.Matmul == "" {
+		t.Fatalf("report %s: want five products and the kernels", stdout)
+	}
+	for _, s := range report.Shapes {
+		if !(s.GoGFLOPS > 0) {
+			t.Errorf("%s: go_gflops %v, want a positive rate", s.Name, s.GoGFLOPS)
+		}
+		if torchErr != nil {
+			continue
+		}
+		if s.TorchGFLOPS == nil || s.Ratio == nil || math.Abs(*s.Ratio-*s.TorchGFLOPS/s.GoGFLOPS) > 1e-9**s.Ratio {
+			t.Errorf("%s: torch_gflops %v, ratio %v: want both, ratio = torch_gflops / go_gflops", s.Name,
+				s.TorchGFLOPS, s.Ratio)
+		}
+	}
+}
+
 // TestTorchDevice: --torch-device auto times PyTorch on the GPU exactly when the Go side runs on XLA's CUDA plugin.
 func TestTorchDevice(t *testing.T) {
 	for _, c := range []struct{ flag, backend, want string }{
