@@ -30,6 +30,42 @@
 //
 // The backend's bounded worker pool, which hangs once as many matrix multiplications are ready as it has workers,
 // is the backends package's business (backends.NewWithConfig lifts the bound).
+//
+// # Limits inside the backend
+//
+// What remains sits in compute v0.1.6 itself, and this package stays within its public API. Measured on a 2-core
+// AMD EPYC (Zen 4, 2.6 GHz: 32 float32 FLOP a cycle and core, 166 GFLOP/s for both cores, with AVX2 or AVX-512
+// FMAs alike) with `hymenoptera bench --mode matmul` (the products below, 2 threads, next to torch.mm) and
+// `bench --cpuprofile` (README's "Measured figures" has the tables), for upstream:
+//
+//   - DotGeneral, AVX-512 kernel ("simd:avx512"): 51-83 GFLOP/s at ResNet-18's shapes at batch 32 (conv1
+//     [64, 147]×[147, 401408] the slowest, layer3-4 [256, 2304]×[2304, 6272] and [512, 4608]×[4608, 1568] the
+//     fastest), 0.9-1.3× torch.mm's time at the same shapes. PyTorch's convolutions (oneDNN, not matrix
+//     products) run its whole forward pass at about 120 GFLOP/s here, so a forward pass lowered to these products
+//     stays above 1.6× PyTorch's time on this machine even with everything else free. What a fix would gain:
+//     convolution-shaped kernels (or products that reach torch.mm's 86 GFLOP/s on every shape) bring the
+//     forward pass to about 1.5× PyTorch's time.
+//   - DotGeneral, AVX2 kernel ("simd:avx2", what Intel laptops and AMD Zen 2-3 get): 39-44 GFLOP/s at the same
+//     shapes, a quarter of the FMA peak and half the AVX-512 kernel, though Zen's AVX2 and AVX-512 peaks are
+//     equal. Its micro-kernel keeps 4×16 outputs in 8 registers, fewer independent FMAs than two FMA pipes with
+//     a 4-cycle latency need; a 6×16 or 4×24 micro-kernel (12 accumulators) would bring it near the AVX-512
+//     figures: the forward pass with AVX-512 off from about 2.9× PyTorch's time to about 2×. It is 79% of that
+//     forward pass's CPU time.
+//   - DotGeneral without SIMD ("simd:nosimd": arm64, x86 without AVX2, or GOMLX_SIMD_AVX2=false): 3.5-4.5
+//     GFLOP/s, a scalar 2×4 micro-kernel without FMA, 20× slower than AVX-512; the tutorial takes hours. An
+//     arm64 NEON kernel (4-wide FMA) would give Apple Silicon about 10× that.
+//   - Slice with a stride copies element by element on one goroutine, about 2 ns an element: 16-21% of a
+//     forward pass's CPU time (the stem's 49 windows, 59 million elements at batch 32; max-pooling's 9, 58
+//     million; the strided patches of layer3 and layer4), on the critical path. A row-wise copy would make
+//     them memmoves of Wo elements and gain about a sixth of a forward pass.
+//   - Transpose walks a generic index iterator, about 9 ns an element: the kernels laid out for the input
+//     gradients (inputGradientKernel, and the backend's own transposes of kernel operands contracted on their
+//     first axis), 11 million elements a training step, 8% of its CPU time. A blocked 2-D transpose would gain
+//     most of that.
+//   - Element-wise operations run on one goroutine each, and those with an implicit broadcast walk the generic
+//     iterator (1.8 ns an element against 0.46): BatchNorm's passes and the max-pool gradient's masks run on one
+//     core while the other waits at the end of the backward pass (a training step keeps 1.7 of 2 cores busy).
+//     Splitting them across the worker pool would gain most of the idle core's share.
 package lowering
 
 import (
