@@ -72,7 +72,8 @@ func PluginNames() []string {
 	return names
 }
 
-// New creates the chosen backend and writes its Report to log (nil: os.Stderr). Errors (an unknown backend name, a plugin that fails to load) are returned, never panicked.
+// New creates the chosen backend and writes its Report to log (nil: os.Stderr). Errors (an unknown backend name,
+// a plugin that fails to load) are returned, never panicked.
 func New(log io.Writer) (backend compute.Backend, err error) {
 	if log == nil {
 		log = os.Stderr

@@ -8,14 +8,16 @@ Prints one JSON object on its last line: {"torch": VERSION, "epochs": [{"train_s
 import argparse
 import json
 import os
-import resource
 import time
 
 import torch
 import torchvision
 from torchvision import datasets, transforms
 
+from rss import peak_rss_kib, workers_peak_rss_kib
+
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+
 
 
 def main():
@@ -72,8 +74,8 @@ def main():
     # Peak resident memory (Linux: KiB), for bench --mem: this process's, and its largest DataLoader worker's
     # (RUSAGE_CHILDREN holds the largest of the children that have ended; the loaders' workers end with each epoch).
     print(json.dumps({"torch": torch.__version__, "epochs": epochs,
-                      "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "workers_peak_rss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
+                      "peak_rss_kib": peak_rss_kib(),
+                      "workers_peak_rss_kib": workers_peak_rss_kib()}))
 
 
 if __name__ == "__main__":

@@ -21,12 +21,14 @@ being the total of the K timed iterations.
 
 import argparse
 import json
-import resource
 import sys
 import time
 
 import torch
 import torchvision
+
+from rss import peak_rss_kib
+
 
 
 def parse_args():
@@ -105,7 +107,7 @@ def main():
         "seconds": seconds,
         "img_s": args.batch * args.iters / seconds,
         # Peak resident memory of this process (Linux: KiB), for bench --mem.
-        "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_rss_kib": peak_rss_kib(),
     }))
 
 

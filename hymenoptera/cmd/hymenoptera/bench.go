@@ -76,10 +76,11 @@ Go's seconds over PyTorch's per epoch and phase, and over all epochs. matmul pri
 or with --json {"mode", "batch", ..., "matmul", "shapes": [{"name", "M", "K", "C", "go_gflops",
 "torch_gflops", "ratio"}, ...]}.
 
---mem (eval, train, epoch) adds each side's peak resident memory (getrusage's maxrss): the Go process's, and
-PyTorch's process's plus, for epoch, its largest DataLoader worker's (the Go loader's goroutines live in the Go
-process), as "mem": {"go_peak_rss_mib", "torch_peak_rss_mib", "torch_workers_peak_rss_mib", "mem_ratio"}. Run
-one mode per process: the Go figure is the process's peak since it started.
+--mem (eval, train, epoch) adds each side's peak resident memory (on Linux VmHWM, each process's own high-water
+mark): the Go process's and PyTorch's process's, and for epoch also the largest of PyTorch's DataLoader workers
+(which count the pages they share with their parent, so they are reported apart), as "mem":
+{"go_peak_rss_mib", "torch_peak_rss_mib", "torch_workers_peak_rss_mib", "mem_ratio"}, mem_ratio being Go's
+peak over PyTorch's process's. The Go figure is the process's peak since it started: one mode per process.
 
 --cpuprofile FILE (eval, train, epoch) writes a CPU profile of the Go side's timed work (eval and train: the
 timed iterations; epoch: the whole TrainModel) for go tool pprof, e.g. go tool pprof -top hymenoptera FILE.`,
@@ -192,10 +193,11 @@ type torchResult struct {
 // memReport is bench --mem's result: the peak resident memory of each side, in MiB.
 type memReport struct {
 	GoMiB float64 `json:"go_peak_rss_mib"`
-	// PyTorch's process and, for --mode epoch, its largest DataLoader worker; null when PyTorch did not run.
+	// PyTorch's process and, for --mode epoch, its largest DataLoader worker (whose resident memory counts the
+	// pages it shares with its parent); null when PyTorch did not run.
 	TorchMiB        *float64 `json:"torch_peak_rss_mib"`
 	TorchWorkersMiB *float64 `json:"torch_workers_peak_rss_mib,omitempty"`
-	// Ratio is Go's peak over PyTorch's (its process's plus its largest worker's); null without PyTorch.
+	// Ratio is Go's peak over PyTorch's process's; null without PyTorch.
 	Ratio *float64 `json:"mem_ratio"`
 }
 
@@ -213,14 +215,13 @@ func newMemReport(torchRan bool, torchKiB, workersKiB float64) (*memReport, erro
 	if torchKiB <= 0 {
 		return nil, fmt.Errorf("the PyTorch script reported a peak resident memory of %v KiB", torchKiB)
 	}
-	torchMiB, total := torchKiB/1024, torchKiB/1024
-	r.TorchMiB = &torchMiB
+	torchMiB := torchKiB / 1024
+	ratio := goMiB / torchMiB
+	r.TorchMiB, r.Ratio = &torchMiB, &ratio
 	if workersKiB >= 0 {
 		workersMiB := workersKiB / 1024
-		r.TorchWorkersMiB, total = &workersMiB, total+workersMiB
+		r.TorchWorkersMiB = &workersMiB
 	}
-	ratio := goMiB / total
-	r.Ratio = &ratio
 	return r, nil
 }
 
@@ -231,7 +232,7 @@ func (r *memReport) writeTable(w io.Writer) error {
 		line += fmt.Sprintf(", PyTorch %.0f MiB", *r.TorchMiB)
 	}
 	if r.TorchWorkersMiB != nil {
-		line += fmt.Sprintf(" + %.0f MiB (its largest DataLoader worker)", *r.TorchWorkersMiB)
+		line += fmt.Sprintf(" (its largest DataLoader worker: %.0f MiB, shared pages included)", *r.TorchWorkersMiB)
 	}
 	if r.Ratio != nil {
 		line += fmt.Sprintf("; Go / PyTorch: %.2f×", *r.Ratio)

@@ -37,8 +37,9 @@ func readHistory(t *testing.T, path string) train.History {
 	return h
 }
 
-// TestTrainEndToEnd: `train` runs a scenario, writes a loadable 2-class best.pth with the class names, the history
-// (JSON and CSV) and the curves; --resume extends the run; an existing run without --resume is refused.
+// TestTrainEndToEnd: `train` names the CPU and kernels and estimates the run before it, runs a scenario, writes a
+// loadable 2-class best.pth with the class names, the history (JSON and CSV) and the curves; --resume extends
+// the run; an existing run without --resume is refused.
 func TestTrainEndToEnd(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "run")
 	code, stdout, stderr := runCLI(t, tinyTrainArgs(t, out, "--epochs", "2")...)
@@ -52,6 +53,12 @@ func TestTrainEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "NOT the ImageNet weights") {
 		t.Errorf("the random starting weights are not named as such:\n%s", stderr)
+	}
+	for _, want := range []string{"CPU and kernels: ", "matrix multiplication simd:", "Estimated time on this machine",
+		"fixed feature extractor: ", "for 2 epochs"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("standard error lacks %q:\n%s", want, stderr)
+		}
 	}
 	for _, name := range []string{"best.pth", "history.json", "history.csv", "curves.svg"} {
 		if info, err := os.Stat(filepath.Join(out, name)); err != nil || info.Size() == 0 {

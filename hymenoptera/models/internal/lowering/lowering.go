@@ -34,38 +34,38 @@
 // # Limits inside the backend
 //
 // What remains sits in compute v0.1.6 itself, and this package stays within its public API. Measured on a 2-core
-// AMD EPYC (Zen 4, 2.6 GHz: 32 float32 FLOP a cycle and core, 166 GFLOP/s for both cores, with AVX2 or AVX-512
-// FMAs alike) with `hymenoptera bench --mode matmul` (the products below, 2 threads, next to torch.mm) and
-// `bench --cpuprofile` (README's "Measured figures" has the tables), for upstream:
+// AMD EPYC (Zen 4) with `hymenoptera bench --mode matmul` (one convolution's product per stage at batch 32, 2
+// threads, next to torch.mm at the same shapes) and `bench --cpuprofile` (README's "Measured figures" has the
+// tables and the profiles), for upstream:
 //
-//   - DotGeneral, AVX-512 kernel ("simd:avx512"): 51-83 GFLOP/s at ResNet-18's shapes at batch 32 (conv1
-//     [64, 147]×[147, 401408] the slowest, layer3-4 [256, 2304]×[2304, 6272] and [512, 4608]×[4608, 1568] the
-//     fastest), 0.9-1.3× torch.mm's time at the same shapes. PyTorch's convolutions (oneDNN, not matrix
-//     products) run its whole forward pass at about 120 GFLOP/s here, so a forward pass lowered to these products
-//     stays above 1.6× PyTorch's time on this machine even with everything else free. What a fix would gain:
-//     convolution-shaped kernels (or products that reach torch.mm's 86 GFLOP/s on every shape) bring the
-//     forward pass to about 1.5× PyTorch's time.
-//   - DotGeneral, AVX2 kernel ("simd:avx2", what Intel laptops and AMD Zen 2-3 get): 39-44 GFLOP/s at the same
-//     shapes, a quarter of the FMA peak and half the AVX-512 kernel, though Zen's AVX2 and AVX-512 peaks are
-//     equal. Its micro-kernel keeps 4×16 outputs in 8 registers, fewer independent FMAs than two FMA pipes with
-//     a 4-cycle latency need; a 6×16 or 4×24 micro-kernel (12 accumulators) would bring it near the AVX-512
-//     figures: the forward pass with AVX-512 off from about 2.9× PyTorch's time to about 2×. It is 79% of that
-//     forward pass's CPU time.
-//   - DotGeneral without SIMD ("simd:nosimd": arm64, x86 without AVX2, or GOMLX_SIMD_AVX2=false): 3.5-4.5
-//     GFLOP/s, a scalar 2×4 micro-kernel without FMA, 20× slower than AVX-512; the tutorial takes hours. An
-//     arm64 NEON kernel (4-wide FMA) would give Apple Silicon about 10× that.
-//   - Slice with a stride copies element by element on one goroutine, about 2 ns an element: 16-21% of a
-//     forward pass's CPU time (the stem's 49 windows, 59 million elements at batch 32; max-pooling's 9, 58
-//     million; the strided patches of layer3 and layer4), on the critical path. A row-wise copy would make
-//     them memmoves of Wo elements and gain about a sixth of a forward pass.
+//   - DotGeneral, AVX-512 kernel ("simd:avx512"): 86-146 GFLOP/s at ResNet-18's shapes, where torch.mm reaches
+//     78-188: level at the stem ([64, 147]×[147, 401408]), 1.3× slower at layer1, 2.1× at layer4
+//     ([512, 4608]×[4608, 1568], few columns for its 512-column panels). It is 56-60% of a forward or training
+//     step's CPU time; torch.mm's rate at layer3-4 alone would take about a tenth off a forward pass at batch 32.
+//   - DotGeneral, AVX2 kernel ("simd:avx2", what Intel laptops and AMD Zen 2-3 get): 63-84 GFLOP/s at the same
+//     shapes, 0.6-0.75 of the AVX-512 kernel although Zen 4's AVX-512 units are its two AVX2 pipes paired. Its
+//     4×16 micro-kernel keeps 8 accumulators, fewer independent FMAs than two pipes with a 4-cycle latency need;
+//     a 6×16 micro-kernel (12 accumulators) would close most of that gap. It is 69-72% of the CPU time with
+//     AVX-512 off: 1.5× faster products would bring the forward pass from about 2.9× PyTorch's time to 2.2×.
+//   - DotGeneral without SIMD ("simd:nosimd": arm64, x86 without AVX2, or GOMLX_SIMD_AVX2=false): 5-8 GFLOP/s,
+//     a scalar 2×4 micro-kernel without FMA, 15-35× slower than torch.mm; the model runs about 20× slower than
+//     PyTorch. An arm64 NEON kernel would be what Apple Silicon needs most.
+//   - Slice with a stride copies element by element on one goroutine, about 2 ns an element: 21% of a forward
+//     pass's CPU time at batch 32 (the stem's 49 windows, 59 million elements; max-pooling's 9, 58 million; the
+//     strided patches of layer3 and layer4), 8% of a training step at batch 4, on the critical path. Copying
+//     whole runs of the innermost axis where the stride allows (the wide patches' trick, inside the backend)
+//     would gain most of it.
 //   - Transpose walks a generic index iterator, about 9 ns an element: the kernels laid out for the input
-//     gradients (inputGradientKernel, and the backend's own transposes of kernel operands contracted on their
-//     first axis), 11 million elements a training step, 8% of its CPU time. A blocked 2-D transpose would gain
-//     most of that.
+//     gradients (inputGradientKernel, and the backend's own transposes of operands contracted on their first
+//     axis), 11 million elements a training step, 8% of its CPU time. A blocked 2-D transpose would gain most
+//     of that.
 //   - Element-wise operations run on one goroutine each, and those with an implicit broadcast walk the generic
-//     iterator (1.8 ns an element against 0.46): BatchNorm's passes and the max-pool gradient's masks run on one
-//     core while the other waits at the end of the backward pass (a training step keeps 1.7 of 2 cores busy).
+//     iterator (1.8 ns an element against 0.46): BatchNorm's passes and the max-pool gradient's masks (9% of a
+//     training step) run on one core while the other waits; a training step keeps 1.7 of 2 cores busy.
 //     Splitting them across the worker pool would gain most of the idle core's share.
+//   - Memory: the forward pass at batch 32 peaks at about 2 GiB resident, 3.2× PyTorch's (the patches of the
+//     stem and of layer1 are 240 MB each, and the executor runs independent operations at once); not yet
+//     broken down.
 package lowering
 
 import (
