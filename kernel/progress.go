@@ -268,7 +268,9 @@ func (v *progressView) training(r progress.Report) {
 	} else {
 		fmt.Fprintf(&b, "%s %d/%d", r.Phase, r.Batch, r.Batches)
 	}
-	fmt.Fprintf(&b, "  loss %.4f  acc %.1f%%", r.Loss, 100*r.Acc)
+	if r.Phase == "done" || r.Batch > 0 { // before a phase's first batch there is no loss to show
+		fmt.Fprintf(&b, "  loss %.4f  acc %.1f%%", r.Loss, 100*r.Acc)
+	}
 	if cellLeft >= 0 && r.Phase != "done" {
 		fmt.Fprintf(&b, "  cell %s left", clock(seconds(cellLeft)))
 	}

@@ -364,3 +364,13 @@ func TestKernelRunShowsProgress(t *testing.T) {
 		t.Errorf("the interrupted run wrote no HTML export: %v", err)
 	}
 }
+
+// TestProgressViewBeforeTheFirstBatch: the plain line of a phase that has run no batch shows no loss or accuracy.
+func TestProgressViewBeforeTheFirstBatch(t *testing.T) {
+	var out bytes.Buffer
+	v := &progressView{w: &out, now: time.Now}
+	v.training(progress.Report{Title: "finetune", Epochs: 25, Phase: "train", Batches: 61, ETA: -1})
+	if text := out.String(); !strings.Contains(text, "finetune  epoch 1/25  train 0/61") || strings.Contains(text, "loss") {
+		t.Errorf("before the first batch: %q", text)
+	}
+}

@@ -147,8 +147,11 @@ func progressHTML(s progress.Report, curves string) string {
 	case s.Phase == "done":
 		line = fmt.Sprintf("%s: %d epoch(s) done in %s", s.Title, s.Epochs, clock(s.Elapsed))
 	default:
-		line = fmt.Sprintf("%s: epoch %d/%d, %s %d/%d, loss %.4f, acc %.4f, elapsed %s", s.Title, s.Epoch,
-			s.Epochs-1, s.Phase, s.Batch, s.Batches, s.Loss, s.Acc, clock(s.Elapsed))
+		line = fmt.Sprintf("%s: epoch %d/%d, %s %d/%d", s.Title, s.Epoch, s.Epochs-1, s.Phase, s.Batch, s.Batches)
+		if s.Batch > 0 { // a phase starting has no loss yet
+			line += fmt.Sprintf(", loss %.4f, acc %.4f", s.Loss, s.Acc)
+		}
+		line += ", elapsed " + clock(s.Elapsed)
 		if s.ETA >= 0 {
 			line += ", about " + clock(s.ETA) + " left"
 		}

@@ -256,3 +256,17 @@ func TestTrainingProgressFinishReportsAFailedUpdate(t *testing.T) {
 		t.Fatalf("Finish returned %v, want the failed update's error", err)
 	}
 }
+
+// TestProgressLineBeforeTheFirstBatch: a phase that has not run a batch yet shows no loss or accuracy (they
+// would read 0.0000 and 0%), and one that has shows both.
+func TestProgressLineBeforeTheFirstBatch(t *testing.T) {
+	starting := progress.Report{Title: "finetune", Epochs: 25, Phase: "train", Batches: 61}
+	if line := progressHTML(starting, ""); strings.Contains(line, ", loss") || strings.Contains(line, ", acc") {
+		t.Errorf("before the first batch: %s", line)
+	}
+	running := starting
+	running.Batch, running.Loss, running.Acc = 1, 0.7, 0.5
+	if line := progressHTML(running, ""); !strings.Contains(line, "loss 0.7000, acc 0.5000") {
+		t.Errorf("after a batch: %s", line)
+	}
+}
