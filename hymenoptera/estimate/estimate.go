@@ -137,15 +137,23 @@ func (e Estimate) String() string {
 		"%d×%d images):\n", TimedSteps, e.Run.Batch, e.Run.ImageSize, e.Run.ImageSize)
 	for _, scenario := range e.Run.Scenarios {
 		fmt.Fprintf(&b, "  %s: %.2f s per training step, %.2f s per validation step → %s per epoch "+
-			"(%d + %d images), %s for %d epochs\n", scenarioNames[scenario], e.TrainStep[scenario].Seconds(),
+			"(%d + %d images), %s for %s\n", scenarioNames[scenario], e.TrainStep[scenario].Seconds(),
 			e.EvalStep.Seconds(), human(e.Epoch(scenario)), e.Run.TrainImages, e.Run.ValImages,
-			human(time.Duration(e.Run.Epochs)*e.Epoch(scenario)), e.Run.Epochs)
+			human(time.Duration(e.Run.Epochs)*e.Epoch(scenario)), epochs(e.Run.Epochs))
 	}
 	if len(e.Run.Scenarios) > 1 {
 		fmt.Fprintf(&b, "  both: about %s in all\n", human(e.Total()))
 	}
 	b.WriteString("  (the steps alone: loading the images shares the cores, so expect somewhat more)")
 	return b.String()
+}
+
+// epochs is "1 epoch" or "n epochs".
+func epochs(n int) string {
+	if n == 1 {
+		return "1 epoch"
+	}
+	return fmt.Sprintf("%d epochs", n)
 }
 
 // human writes a duration with its meaningful digits: "40 s", "95 s", "24 min", "1 h 05 min".

@@ -118,9 +118,9 @@ func (o *trainOptions) run(ctx context.Context, out streams, args []string) erro
 		return err
 	}
 	fmt.Fprintf(out.stderr, "starting weights: %s\n", describeWeights(ctx, s))
-	if o.estimate {
+	if epochs := o.epochsToRun(s); o.estimate && epochs > 0 {
 		e, err := estimate.Calibrate(ctx, m.Backend(), estimate.Run{Scenarios: []train.Scenario{scenario},
-			Epochs: s.Epochs, TrainImages: data.Train.Len(), ValImages: data.Val.Len(), Batch: s.BatchSize,
+			Epochs: epochs, TrainImages: data.Train.Len(), ValImages: data.Val.Len(), Batch: s.BatchSize,
 			ImageSize: s.ImageSize})
 		if err != nil {
 			return err
@@ -158,6 +158,19 @@ func (o *trainOptions) run(ctx context.Context, out streams, args []string) erro
 	fmt.Fprintf(out.stderr, "wrote %s, %s, %s and %s\n", filepath.Join(o.out, train.BestCheckpoint),
 		filepath.Join(o.out, "history.json"), filepath.Join(o.out, "history.csv"), curves)
 	return nil
+}
+
+// epochsToRun is how many epochs this run will train: all of them, or with --resume those after the saved run's
+// last completed epoch (TrainModel checks the saved run itself; a run it cannot read counts as none).
+func (o *trainOptions) epochsToRun(s tutorial.Settings) int {
+	if !s.Resume {
+		return s.Epochs
+	}
+	history, err := train.ReadHistory(o.out)
+	if err != nil {
+		return s.Epochs
+	}
+	return max(s.Epochs-len(history.Epochs), 0)
 }
 
 // describeWeights names the starting weights plainly (see tutorial.WeightsDescription).

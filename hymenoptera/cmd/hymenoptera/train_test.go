@@ -91,6 +91,9 @@ func TestTrainEndToEnd(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "Resuming from") || strings.Contains(stdout, "Epoch 0/2") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
 	}
+	if !strings.Contains(stderr, "for 1 epoch\n") { // the estimate covers the epoch left to run
+		t.Errorf("resume: the estimate is not for the one epoch left:\n%s", stderr)
+	}
 	if h := readHistory(t, filepath.Join(out, "history.json")); len(h.Epochs) != 3 {
 		t.Errorf("after resuming to 3 epochs the history has %d", len(h.Epochs))
 	}
