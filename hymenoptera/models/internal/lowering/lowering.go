@@ -63,9 +63,9 @@
 //     iterator (1.8 ns an element against 0.46): BatchNorm's passes and the max-pool gradient's masks (9% of a
 //     training step) run on one core while the other waits; a training step keeps 1.7 of 2 cores busy.
 //     Splitting them across the worker pool would gain most of the idle core's share.
-//   - Memory: the forward pass at batch 32 peaks at about 2 GiB resident, 3.2× PyTorch's (the patches of the
-//     stem and of layer1 are 240 MB each, and the executor runs independent operations at once); not yet
-//     broken down.
+//   - Memory: the forward pass at batch 32 peaks at about 2 GiB resident, 3.2× PyTorch's. The patches of the
+//     stem and of layer1 are 240 MB each; with GOMEMLIMIT=900MiB the peak falls to 1.2 GiB at a 30% slowdown
+//     (GOGC=50 does not lower it), so much of the rest waits for the collector. Not yet broken down further.
 package lowering
 
 import (
