@@ -255,31 +255,56 @@ func (o *benchOptions) benchModel(ctx context.Context, out streams) error {
 		return err
 	}
 	report.GoImgS = float64(o.batch*o.iters) / goSeconds
-	var torchErr error
-	var torchPeakKiB float64
-	if !o.torch {
-		report.TorchSkipped = "disabled by --torch=false"
-	} else if result, err := o.timeTorch(torchDevice(o.torchDevice, report.Backend)); err != nil {
-		report.TorchSkipped = err.Error()
-		if !errors.Is(err, torchref.ErrUnavailable) {
-			torchErr = err // torch is there but failed: report Go's figures, then fail
-		}
-	} else {
-		ratio := goSeconds / result.Seconds
-		report.TorchImgS, report.Ratio, report.Torch, report.TorchDevice = &result.ImgS, &ratio, result.Torch, result.Device
-		torchPeakKiB = result.PeakRSSKiB
+	var torch torchResult
+	skipped, torchErr := o.runTorch(&torch, "bench_model.py", o.torchArgs(torchDevice(o.torchDevice, report.Backend))...)
+	if skipped == "" && torch.Seconds <= 0 {
+		torchErr = fmt.Errorf("bench_model.py reported %v seconds", torch.Seconds)
+		skipped = torchErr.Error()
+	}
+	report.TorchSkipped = skipped
+	if skipped == "" {
+		ratio := goSeconds / torch.Seconds
+		report.TorchImgS, report.Ratio, report.Torch, report.TorchDevice = &torch.ImgS, &ratio, torch.Torch, torch.Device
 	}
 	if o.mem {
-		if report.Mem, err = newMemReport(report.Ratio != nil, torchPeakKiB, -1); err != nil {
+		if report.Mem, err = newMemReport(report.Ratio != nil, torch.PeakRSSKiB, -1); err != nil {
 			return errors.Join(err, torchErr)
 		}
 	}
+	return errors.Join(o.printReport(out, &report), torchErr)
+}
+
+// tableReport is a bench report, printed as a table unless --json asks for its JSON form.
+type tableReport interface {
+	writeTable(w io.Writer) error
+}
+
+// printReport writes report to standard output: one JSON object with --json, else its table.
+func (o *benchOptions) printReport(out streams, report tableReport) error {
 	if o.json {
-		err = json.NewEncoder(out.stdout).Encode(report)
-	} else {
-		err = report.writeTable(out.stdout)
+		return json.NewEncoder(out.stdout).Encode(report)
 	}
-	return errors.Join(err, torchErr)
+	return report.writeTable(out.stdout)
+}
+
+// runTorch runs the reference script name with args and OMP_NUM_THREADS set to --threads (torchref runs it with
+// this process's environment, and OpenMP reads its pool size from it at start-up), decoding its JSON into result.
+// skipped says why PyTorch's side has no figures, "" when it has: --torch=false, torch not installed, or a
+// failure, which is also returned so that the command fails after reporting Go's figures.
+func (o *benchOptions) runTorch(result any, name string, args ...string) (skipped string, failure error) {
+	if !o.torch {
+		return "disabled by --torch=false", nil
+	}
+	restore := setenv("OMP_NUM_THREADS", strconv.Itoa(o.threads))
+	defer restore()
+	switch err := torchref.RunJSON(result, name, args...); {
+	case err == nil:
+		return "", nil
+	case errors.Is(err, torchref.ErrUnavailable):
+		return err.Error(), nil
+	default:
+		return err.Error(), err
+	}
 }
 
 // timeGo returns the seconds that o.iters iterations take on the Go side, after o.warmup untimed ones.
@@ -386,19 +411,11 @@ func torchDevice(flag, backendConfig string) string {
 	return "cpu"
 }
 
-// timeTorch runs reference/bench_model.py with the same settings, on device (cpu or cuda).
-func (o *benchOptions) timeTorch(device string) (torchResult, error) {
-	var result torchResult
-	// torchref runs the script with this process's environment; OpenMP reads its pool size from it at start-up.
-	restore := setenv("OMP_NUM_THREADS", strconv.Itoa(o.threads))
-	defer restore()
-	err := torchref.RunJSON(&result, "bench_model.py", "--mode", o.mode, "--batch", strconv.Itoa(o.batch),
-		"--iters", strconv.Itoa(o.iters), "--warmup", strconv.Itoa(o.warmup), "--size", strconv.Itoa(imageSize),
-		"--classes", strconv.Itoa(benchClasses), "--threads", strconv.Itoa(o.threads), "--device", device)
-	if err == nil && result.Seconds <= 0 {
-		err = fmt.Errorf("bench_model.py reported %v seconds", result.Seconds)
-	}
-	return result, err
+// torchArgs are reference/bench_model.py's arguments for the same work as the Go side's, on device (cpu or cuda).
+func (o *benchOptions) torchArgs(device string) []string {
+	return []string{"--mode", o.mode, "--batch", strconv.Itoa(o.batch), "--iters", strconv.Itoa(o.iters),
+		"--warmup", strconv.Itoa(o.warmup), "--size", strconv.Itoa(imageSize), "--classes", strconv.Itoa(benchClasses),
+		"--threads", strconv.Itoa(o.threads), "--device", device}
 }
 
 // setenv sets an environment variable and returns the function that restores its previous state.

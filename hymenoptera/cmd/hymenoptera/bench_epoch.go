@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
-	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/torchref"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/models"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/train"
 	"github.com/hymenoptera-go/tutorial/hymenoptera/tutorial"
@@ -118,41 +116,25 @@ func (o *benchOptions) benchEpoch(ctx context.Context, out streams) error {
 	for _, e := range history.Epochs {
 		report.Go = append(report.Go, epochPhases{TrainS: e.Train.Seconds, ValS: e.Val.Seconds})
 	}
-	var torchErr error
-	var result struct {
+	var torch struct {
 		Torch             string        `json:"torch"`
 		Epochs            []epochPhases `json:"epochs"`
 		PeakRSSKiB        float64       `json:"peak_rss_kib"`
 		WorkersPeakRSSKiB float64       `json:"workers_peak_rss_kib"`
 	}
-	if !o.torch {
-		report.TorchSkipped = "disabled by --torch=false"
-	} else {
-		restore := setenv("OMP_NUM_THREADS", strconv.Itoa(o.threads))
-		err := torchref.RunJSON(&result, "bench_epoch.py", "--scenario", string(scenario), "--data", data.Dir,
-			"--epochs", strconv.Itoa(o.epochs), "--batch", strconv.Itoa(o.batch), "--threads", strconv.Itoa(o.threads),
-			"--workers", strconv.Itoa(o.threads))
-		restore()
-		switch {
-		case err == nil:
-			report.Torch, report.TorchVersion, report.Ratio = result.Epochs, result.Torch, ratios(report.Go, result.Epochs)
-		case errors.Is(err, torchref.ErrUnavailable):
-			report.TorchSkipped = err.Error()
-		default:
-			report.TorchSkipped, torchErr = err.Error(), err
-		}
+	skipped, torchErr := o.runTorch(&torch, "bench_epoch.py", "--scenario", string(scenario), "--data", data.Dir,
+		"--epochs", strconv.Itoa(o.epochs), "--batch", strconv.Itoa(o.batch), "--threads", strconv.Itoa(o.threads),
+		"--workers", strconv.Itoa(o.threads))
+	report.TorchSkipped = skipped
+	if skipped == "" {
+		report.Torch, report.TorchVersion, report.Ratio = torch.Epochs, torch.Torch, ratios(report.Go, torch.Epochs)
 	}
 	if o.mem {
-		if report.Mem, err = newMemReport(report.Torch != nil, result.PeakRSSKiB, result.WorkersPeakRSSKiB); err != nil {
+		if report.Mem, err = newMemReport(report.Torch != nil, torch.PeakRSSKiB, torch.WorkersPeakRSSKiB); err != nil {
 			return errors.Join(err, torchErr)
 		}
 	}
-	if o.json {
-		err = json.NewEncoder(out.stdout).Encode(report)
-	} else {
-		err = report.writeTable(out.stdout)
-	}
-	return errors.Join(err, torchErr)
+	return errors.Join(o.printReport(out, &report), torchErr)
 }
 
 func (r *epochReport) writeTable(w io.Writer) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/hymenoptera-go/tutorial/hymenoptera/backends"
-	"github.com/hymenoptera-go/tutorial/hymenoptera/internal/torchref"
 )
 
 // matmulShape is one matrix product [M, K] × [K, C] of ResNet-18's forward pass as the pure-Go backend gets it
@@ -82,42 +80,27 @@ func (o *benchOptions) benchMatmul(ctx context.Context, out streams) error {
 			GoGFLOPS: shape.flops() * float64(o.iters) / seconds / 1e9})
 		torchArgs = append(torchArgs, "--shape", fmt.Sprintf("%d,%d,%d", shape.M, shape.K, shape.C))
 	}
-	var torchErr error
-	if !o.torch {
-		report.TorchSkipped = "disabled by --torch=false"
-	} else {
-		var result struct {
-			Torch   string    `json:"torch"`
-			Seconds []float64 `json:"seconds"`
-		}
-		restore := setenv("OMP_NUM_THREADS", strconv.Itoa(o.threads))
-		err := torchref.RunJSON(&result, "bench_matmul.py", append(torchArgs, "--iters", strconv.Itoa(o.iters),
-			"--warmup", strconv.Itoa(o.warmup), "--threads", strconv.Itoa(o.threads))...)
-		restore()
-		switch {
-		case err == nil && len(result.Seconds) != len(report.Shapes):
-			torchErr = fmt.Errorf("bench_matmul.py timed %d shapes, not %d", len(result.Seconds), len(report.Shapes))
-			report.TorchSkipped = torchErr.Error()
-		case err == nil:
-			report.Torch = result.Torch
-			for i, seconds := range result.Seconds {
-				r := &report.Shapes[i]
-				gflops := r.flops() * float64(o.iters) / seconds / 1e9
-				ratio := gflops / r.GoGFLOPS
-				r.TorchGFLOPS, r.Ratio = &gflops, &ratio
-			}
-		case errors.Is(err, torchref.ErrUnavailable):
-			report.TorchSkipped = err.Error()
-		default:
-			report.TorchSkipped, torchErr = err.Error(), err
+	var torch struct {
+		Torch   string    `json:"torch"`
+		Seconds []float64 `json:"seconds"`
+	}
+	skipped, torchErr := o.runTorch(&torch, "bench_matmul.py", append(torchArgs, "--iters", strconv.Itoa(o.iters),
+		"--warmup", strconv.Itoa(o.warmup), "--threads", strconv.Itoa(o.threads))...)
+	if skipped == "" && len(torch.Seconds) != len(report.Shapes) {
+		torchErr = fmt.Errorf("bench_matmul.py timed %d shapes, not %d", len(torch.Seconds), len(report.Shapes))
+		skipped = torchErr.Error()
+	}
+	report.TorchSkipped = skipped
+	if skipped == "" {
+		report.Torch = torch.Torch
+		for i, seconds := range torch.Seconds {
+			r := &report.Shapes[i]
+			gflops := r.flops() * float64(o.iters) / seconds / 1e9
+			ratio := gflops / r.GoGFLOPS
+			r.TorchGFLOPS, r.Ratio = &gflops, &ratio
 		}
 	}
-	if o.json {
-		err = json.NewEncoder(out.stdout).Encode(report)
-	} else {
-		err = report.writeTable(out.stdout)
-	}
-	return errors.Join(err, torchErr)
+	return errors.Join(o.printReport(out, &report), torchErr)
 }
 
 // timeMatmul returns the seconds that iters products of shape take on backend, after warmup untimed ones.
