@@ -83,14 +83,17 @@ func New(log io.Writer) (backend compute.Backend, err error) {
 	if err != nil {
 		return nil, err
 	}
-	Report(log, backend)
+	report(log, backend, choice)
 	return backend, nil
 }
 
 // Report writes which backend runs and why, the CPU and the kernels backend multiplies matrices with, and a
 // warning when the pure-Go backend has no SIMD kernels here (see Kernels). backend is the one New created.
-func Report(w io.Writer, backend compute.Backend) {
-	choice := Choose()
+func Report(w io.Writer, backend compute.Backend) { report(w, backend, Choose()) }
+
+// report is Report for the choice that created backend (New has it already: Choose searches the plugin
+// directories).
+func report(w io.Writer, backend compute.Backend, choice Choice) {
 	kernels := DescribeKernels(backend, choice.Config)
 	fmt.Fprintf(w, "GoMLX backend: %s (%s)\nCPU and kernels: %s\n", backend.Description(), choice.Reason, kernels)
 	if warning := kernels.Warning(); warning != "" {
