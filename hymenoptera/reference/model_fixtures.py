@@ -51,12 +51,17 @@ def randomize_batchnorm(model, generator):
             module.num_batches_tracked.fill_(17)
 
 
+def training_model(state, dtype):
+    """resnet18 with the given weights, in dtype and training mode."""
+    model = torchvision.models.resnet18(weights=None)
+    model.load_state_dict(state)
+    return model.to(dtype).train()
+
+
 def training_step(state, images, labels, dtype):
     """A training-mode forward and backward pass of resnet18 with the given weights, in dtype. Returns float32
     numpy arrays: "loss", "logits", "grad/<key>" for GRAD_KEYS and "state/<key>" for the BatchNorm buffers."""
-    model = torchvision.models.resnet18(weights=None)
-    model.load_state_dict(state)
-    model.to(dtype).train()
+    model = training_model(state, dtype)
     logits = model(images.to(dtype))
     loss = torch.nn.functional.cross_entropy(logits, labels)
     loss.backward()
@@ -72,14 +77,12 @@ def training_step(state, images, labels, dtype):
     return result
 
 
-def decision_margin(state, images, labels):
+def decision_margin(state, images):
     """The smallest relative distance, in a float64 training-mode forward pass, of any ReLU input from zero and
     of any max-pool window's largest input from its runner-up (windows whose maximum is 0 excepted: the ReLU
     before them zeroes the gradient there whichever zero wins). Each is relative to the standard deviation of its
     tensor."""
-    model = torchvision.models.resnet18(weights=None)
-    model.load_state_dict(state)
-    model.to(torch.float64).train()
+    model = training_model(state, torch.float64)
     margins = []
 
     def relu_margin(_, inputs):
@@ -126,7 +129,7 @@ def well_conditioned_training_step(state, generator):
     labels = torch.tensor([1, 500, 999, 7])
     for attempt in range(300):
         images = torch.randn(4, 3, 64, 64, generator=generator)
-        margin = decision_margin(state, images, labels)
+        margin = decision_margin(state, images)
         if margin < MIN_DECISION_MARGIN:
             print(f"batch {attempt}: a decision within {margin:.2g} of its tie; drawing another", flush=True)
             continue

@@ -25,13 +25,9 @@ func maxPoolGradient(dims []int, windows []*graph.Node, out, v *graph.Node, wind
 	remaining := v // the gradient not yet given to an earlier window element
 	for idx, slice := range windows {
 		i, j := idx/window, idx%window
-		g := remaining
+		g := graph.Where(graph.Equal(slice, out), remaining, zero)
 		if idx < len(windows)-1 {
-			isMax := graph.Equal(slice, out)
-			g = graph.Where(isMax, remaining, zero)
 			remaining = graph.Sub(remaining, g)
-		} else {
-			g = graph.Where(graph.Equal(slice, out), remaining, zero)
 		}
 		// Window (i, j) reads input (i + stride·ho, j + stride·wo): point (i/stride + ho, j/stride + wo) of the
 		// grid of phase (i mod stride, j mod stride).
