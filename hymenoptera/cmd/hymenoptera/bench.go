@@ -50,7 +50,8 @@ one after the other, never both at once:
          to torchvision's DataLoader, which decodes every epoch
   epoch  E of the tutorial's epochs of --scenario (finetune or fixed) on the whole dataset, training and
          validation phases timed apart: TrainModel with the loader against the tutorial's train_model loop
-         with torchvision's DataLoader (a 2-class ResNet-18 with random weights on both sides)
+         with torchvision's DataLoader (a 2-class ResNet-18 with random weights on both sides; Go's collector
+         set as train sets it: GOGC=25 unless GOGC is set)
   matmul the matrix multiplications of one convolution of each stage of the forward pass at batch N, with
          the shapes the pure-Go lowering hands its backend (kernel by patches), in GFLOP/s, next to torch.mm
          at the same shapes: how far the backend's kernels on this CPU are from PyTorch's

@@ -79,6 +79,7 @@ func (o *benchOptions) benchEpoch(ctx context.Context, out streams) error {
 		return usagef("--scenario %q: want finetune or fixed", o.scenario)
 	}
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(o.threads))
+	defer collectForTraining()() // as train does, so that --mem reports what a training run takes
 	s := tutorial.Defaults()
 	s.Epochs, s.BatchSize, s.Workers, s.DataSource = o.epochs, o.batch, o.threads, o.data
 	data, err := tutorial.LoadData(ctx, s)

@@ -48,7 +48,10 @@ any instant; one run at a time may use it (a second fails at once, naming the fi
 
 Ctrl-C or SIGTERM stops after the current batch, keeping the last completed epoch, and exits with status 130 or
 143; a second signal stops at once. --resume continues from the last completed epoch; its settings (optimiser,
-batch, image size, max images, seed, data) must be those of the saved run, and each difference is named.`,
+batch, image size, max images, seed, data) must be those of the saved run, and each difference is named.
+
+Go's garbage collector runs with GOGC=25 unless GOGC is set: a fine-tuning epoch then peaks at about 1.3 GiB
+resident instead of 2 GiB, in the same time.`,
 		setup: setupTrain,
 	})
 }
@@ -98,6 +101,7 @@ func (o *trainOptions) run(ctx context.Context, out streams, args []string) erro
 		o.out = filepath.Join("runs", string(scenario))
 	}
 	fmt.Fprintf(out.stderr, "settings: %s\nfrom: %s\n", s, s.DescribeSources())
+	defer collectForTraining()()
 	if err := train.CheckNotInUse(o.out); err != nil {
 		return err
 	}

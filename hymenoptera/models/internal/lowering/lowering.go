@@ -54,7 +54,11 @@
 //     pass's CPU time at batch 32 (the stem's 49 windows, 59 million elements; max-pooling's 9, 58 million; the
 //     strided patches of layer3 and layer4), 8% of a training step at batch 4, on the critical path. Copying
 //     whole runs of the innermost axis where the stride allows (the wide patches' trick, inside the backend)
-//     would gain most of it.
+//     would gain most of it. Tried within the API and not kept: the stride-2 convolutions (the stem, the first
+//     convolutions of layer2 and layer3) as four stride-1 polyphase convolutions on wide patches. The strided
+//     slices' share fell from 21% to 16% of a forward pass, but cutting the outputs out of the wide product
+//     (one more element-by-element Slice, 103 MB at the stem), the extra buffers and 5% more columns ate the
+//     gain: eval at batch 32 and a training step at batch 4 ran at the same speed, within the noise.
 //   - Transpose walks a generic index iterator, about 9 ns an element: the kernels laid out for the input
 //     gradients (inputGradientKernel, and the backend's own transposes of operands contracted on their first
 //     axis), 11 million elements a training step, 8% of its CPU time. A blocked 2-D transpose would gain most
@@ -63,9 +67,19 @@
 //     iterator (1.8 ns an element against 0.46): BatchNorm's passes and the max-pool gradient's masks (9% of a
 //     training step) run on one core while the other waits; a training step keeps 1.7 of 2 cores busy.
 //     Splitting them across the worker pool would gain most of the idle core's share.
-//   - Memory: the forward pass at batch 32 peaks at about 2 GiB resident, 3.2× PyTorch's. The patches of the
-//     stem and of layer1 are 240 MB each; with GOMEMLIMIT=900MiB the peak falls to 1.2 GiB at a 30% slowdown
-//     (GOGC=50 does not lower it), so much of the rest waits for the collector. Not yet broken down further.
+//   - Memory: the forward pass at batch 32 peaks at about 2 GiB resident, 3.2× PyTorch's, a training step at
+//     batch 4 at about 0.95 GiB, 1.7×. A heap profile after a forced collection puts 99% of the Go heap in the
+//     backend's pools of freed buffers (Backend.GetBuffer): 1.98 GB at eval batch 32, 0.81 GB in a training
+//     step. Freed buffers go to one sync.Pool per size class (sizes rounded up to 2^k or 1.5·2^k), so each class
+//     keeps as many buffers as were ever alive at once in it, and sync.Pool's per-thread slots, which other
+//     threads cannot take from, keep up to one more per thread. At eval batch 32: 2 × 256 MB (the stem's patches,
+//     236 MB, and layer1's wide patches, 248 MB), 50 × 6 MB (the stem's 49 strided windows, all alive until
+//     they are stacked), 13 × 32 MB, 2 × 128 MB (the stem's product and its BatchNorm output, 103 MB each),
+//     2 × 64 MB, 14 × 8 MB, 7 × 16 MB. In a training step at batch 4: 6 × 32 MB (the patches of the stem and of
+//     layer1, kept for the kernel gradients), 9 × 12 MB, 6 × 16 MB, 4 × 24 MB, 19 × 4 MB. GOGC=25 does not lower
+//     either peak: it is the pools themselves; GOMEMLIMIT=900MiB does (eval: 1.2 GiB) by emptying the pools at
+//     every collection, at a 30% slowdown. One free list shared by all sizes, reusing the smallest buffer that
+//     fits, would hold about the largest set of buffers alive at once: the patches and a few activations.
 package lowering
 
 import (
