@@ -342,3 +342,27 @@ func TestReleasedMemoryIsRefilled(t *testing.T) {
 		}
 	}
 }
+
+func TestValidationImagesAreCachedResizedAndCropped(t *testing.T) {
+	epochs := func(ds *fakeDataset, cacheBytes int64) [][]float32 {
+		l := dataloader.New(ds, transforms.Val(8), dataloader.Options{BatchSize: 4, CacheBytes: cacheBytes})
+		var images [][]float32
+		for epoch := range 3 {
+			for _, b := range collect(t, l, epoch) {
+				images = append(images, b.Images)
+			}
+		}
+		return images
+	}
+	cachedDS, uncachedDS := newFake(9), newFake(9)
+	// 9 crops of 8×8 fit in 9·192 bytes; the decoded images (at least 20×17) would not.
+	cached, uncached := epochs(cachedDS, 9*8*8*3), epochs(uncachedDS, -1)
+	for i := range cachedDS.loads {
+		if n := cachedDS.loads[i].Load(); n != 1 {
+			t.Errorf("sample %d decoded %d times in 3 epochs, want once", i, n)
+		}
+	}
+	if !slices.EqualFunc(cached, uncached, slices.Equal) {
+		t.Error("batches from the cached crops differ from batches transformed from the decoded images")
+	}
+}

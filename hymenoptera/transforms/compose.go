@@ -80,6 +80,35 @@ func normalizeAfterToTensor(steps []Transform, i int) (normalize, bool) {
 	return n, ok
 }
 
+// SplitDeterministic splits a pipeline into its leading steps that draw no random numbers and map an image to an
+// image (Resize, CenterCrop), and the steps after them: rest.Apply(prefix.Apply(v, nil), rng) is tf.Apply(v, rng).
+// The data loader caches prefix's output across epochs instead of the decoded image, so that the tutorial's
+// validation images are kept as 224×224 crops (23 MB instead of 103 MB) and not resized again every epoch.
+// prefix is nil when tf does not start with such a step (the training pipeline starts with a random crop).
+func SplitDeterministic(tf Transform) (prefix, rest Transform) {
+	c, ok := tf.(compose)
+	if !ok {
+		return nil, tf
+	}
+	n := 0
+	for n < len(c) && isDeterministicImageStep(c[n]) {
+		n++
+	}
+	if n == 0 {
+		return nil, tf
+	}
+	return c[:n:n], c[n:]
+}
+
+// isDeterministicImageStep reports whether a step maps an *Image to an *Image without drawing from its Source.
+func isDeterministicImageStep(t Transform) bool {
+	switch t.(type) {
+	case resize, centerCrop:
+		return true
+	}
+	return false
+}
+
 func (c compose) String() string {
 	var b strings.Builder
 	b.WriteString("Compose(\n")

@@ -132,3 +132,39 @@ func TestPipelinesDescribeThemselves(t *testing.T) {
 		t.Errorf("Val(32):\n%s", got)
 	}
 }
+
+func TestSplitDeterministicComposesToThePipeline(t *testing.T) {
+	if prefix, rest := SplitDeterministic(Train(224)); prefix != nil || rest.String() != Train(224).String() {
+		t.Errorf("Train splits into %v and %v, want no prefix", prefix, rest)
+	}
+	val := Val(32)
+	prefix, rest := SplitDeterministic(val)
+	if prefix == nil || !strings.HasPrefix(rest.String(), "Compose(\n    ToTensor()") {
+		t.Fatalf("Val splits into %v and %v, want Resize and CenterCrop, then ToTensor and Normalize", prefix, rest)
+	}
+	// Larger than the resize, already at its size (37×40), and smaller than the crop.
+	for _, size := range [][2]int{{61, 45}, {37, 40}, {20, 50}} {
+		img := NewImage(size[0], size[1])
+		for i := range img.Pix {
+			img.Pix[i] = uint8(i * 7 % 251)
+		}
+		want, err := val.Apply(img, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cached, err := prefix.Apply(img, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := cached.(*Image); !ok {
+			t.Fatalf("%dx%d: the prefix gave %T, not an image", size[0], size[1], cached)
+		}
+		got, err := rest.Apply(cached, NewRand(0, 0, 0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got.(*Tensor).Data, want.(*Tensor).Data) {
+			t.Errorf("%dx%d: prefix then rest differs from the whole pipeline", size[0], size[1])
+		}
+	}
+}

@@ -46,8 +46,8 @@ one after the other, never both at once:
   train  one full training step of every parameter: forward in training mode, cross-entropy, backward, SGD with
          momentum 0.9 (lr 0.001)
   data   the tutorial's train and val data pipelines (decoding, transforms, batching; no model), E epochs
-         each: the first decodes every file, later ones take the decoded images from the loader's cache; next
-         to torchvision's DataLoader, which decodes every epoch
+         each: the first decodes every file, later ones take the images from the loader's cache (val's
+         already resized and cropped); next to torchvision's DataLoader, which decodes every epoch
   epoch  E of the tutorial's epochs of --scenario (finetune or fixed) on the whole dataset, training and
          validation phases timed apart: TrainModel with the loader against the tutorial's train_model loop
          with torchvision's DataLoader (a 2-class ResNet-18 with random weights on both sides; Go's collector
