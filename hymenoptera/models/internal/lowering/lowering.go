@@ -42,6 +42,13 @@
 //     78-188: level at the stem ([64, 147]×[147, 401408]), 1.3× slower at layer1, 2.1× at layer4
 //     ([512, 4608]×[4608, 1568], few columns for its 512-column panels). It is 56-60% of a forward or training
 //     step's CPU time; torch.mm's rate at layer3-4 alone would take about a tenth off a forward pass at batch 32.
+//     Its rate depends on which operand is which: the same products with the operands swapped ([columns, K] ×
+//     [K, M]) ran at 150-161 GFLOP/s instead of 98-101 for layer3 at batch 4 ([784, 2304]×[2304, 256]) and at
+//     163-165 instead of 118-126 for layer4 at batch 32, but at 84 instead of 123 for layer4 at batch 4 (two runs
+//     of bench --mode matmul with those shapes added). The lowering cannot swap them itself: the patches would
+//     have to be contracted on their first axis, which the backend transposes first (9 ns an element, more than
+//     the product gains), or built channels-last, which puts that transpose in the kernel gradient. A kernel that
+//     picked its blocking from the shape would gain it at no cost here.
 //   - DotGeneral, AVX2 kernel ("simd:avx2", what Intel laptops and AMD Zen 2-3 get): 63-84 GFLOP/s at the same
 //     shapes, 0.6-0.75 of the AVX-512 kernel although Zen 4's AVX-512 units are its two AVX2 pipes paired. Its
 //     4×16 micro-kernel keeps 8 accumulators, fewer independent FMAs than two pipes with a 4-cycle latency need;
